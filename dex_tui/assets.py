@@ -1,0 +1,43 @@
+"""Find the data files in ``assets/``, both in a source checkout and in an installed wheel.
+
+The wheel carries ``assets/`` as ``dex_tui/assets`` (see ``pyproject.toml``); a checkout or an
+editable install keeps it beside the package.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dex_tui.errors import InternalError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@cache
+def assets_dir() -> Path:
+    """The directory holding the shipped data files."""
+    for candidate in (_PACKAGE_DIR / "assets", _PACKAGE_DIR.parent / "assets"):
+        if candidate.is_dir():
+            return candidate
+    raise InternalError(
+        "The data files of dex-tui (assets/) are missing from the installation.",
+        next_step="Reinstall dex-tui.",
+    )
+
+
+def asset_path(*parts: str) -> Path:
+    """Path of one shipped data file, e.g. ``asset_path("clouds.toml")``."""
+    return assets_dir().joinpath(*parts)
+
+
+def load_toml_asset(*parts: str) -> dict[str, Any]:
+    """Read a shipped TOML file; a broken one is an internal error, not a traceback."""
+    path = asset_path(*parts)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InternalError(f"The shipped data file {path} cannot be read: {exc}",
+                            next_step="Reinstall dex-tui.") from exc

@@ -1,0 +1,42 @@
+"""The headless core never imports Textual or the screens package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = r"""
+import importlib, pkgutil, sys
+import dex_tui
+names = [m.name for m in pkgutil.walk_packages(dex_tui.__path__, "dex_tui.")
+         if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+bad = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual.")
+             or m == "screens" or m.startswith("screens."))
+print(len(names), "modules;", "UI modules loaded:" if bad else "clean", *bad[:5])
+sys.exit(1 if bad else 0)
+"""
+
+
+def test_core_modules_do_not_import_the_ui() -> None:
+    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "clean" in result.stdout
+
+
+def test_version_does_not_import_textual() -> None:
+    probe = ("import sys; from dex_tui.cli import run; code = run(['--version']); "
+             "sys.exit(3 if 'textual' in sys.modules else code)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+def test_probe_detects_a_violation(tmp_path: Path) -> None:
+    """The probe itself fails when a core module imports Textual (so the test above can fail)."""
+    probe = PROBE.replace("import dex_tui\n", "import dex_tui\nimport textual\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
