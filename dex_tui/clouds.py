@@ -19,6 +19,7 @@ class Cloud:
     login_url: str
     graph_url: str
     mde_url: str
+    mde_resource: str
     cloud_instance_name: str
     tenant_region_sub_scope: str
     xdr: bool

@@ -1,0 +1,160 @@
+"""The operator's decisions, one data structure: saved by the wizard as progress and read by
+``dex-tui check --answers FILE`` as TOML (format in the README, "Answers file").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dex_tui.errors import UsageError
+
+SERVICES = ("xdr", "hunting")
+OPTIONAL_ROLES = ("security_operator", "security_administrator")
+ACKNOWLEDGEMENTS = ("skip_security_operator", "skip_security_administrator")
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Who confirmed something, and when (ISO 8601, UTC)."""
+
+    by: str
+    at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"by": self.by, "at": self.at}
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Everything the operator decided or confirmed in the settings flow.
+
+    ``roles`` maps each optional role to True (grant), False (skip) or None (not decided yet);
+    Security reader is always granted and is not stored.
+    """
+
+    service: str = "xdr"
+    terms: Confirmation | None = None
+    license: Confirmation | None = None
+    access: Confirmation | None = None
+    roles: dict[str, bool | None] = field(default_factory=lambda: dict.fromkeys(OPTIONAL_ROLES))
+    acknowledgements: dict[str, Confirmation] = field(default_factory=dict)
+
+    def skipped_roles(self) -> list[str]:
+        return [role for role in OPTIONAL_ROLES if self.roles.get(role) is False]
+
+    def with_role(self, role: str, granted: bool | None) -> Answers:
+        roles = dict(self.roles)
+        roles[role] = granted
+        return replace(self, roles=roles)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"service": self.service}
+        for name in ("terms", "license", "access"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value.to_dict()
+        data["roles"] = {k: v for k, v in self.roles.items() if v is not None}
+        data["acknowledgements"] = {k: v.to_dict() for k, v in self.acknowledgements.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "answers") -> Answers:
+        """Build from parsed TOML/JSON, naming the file and field of any problem."""
+        if not isinstance(data, dict):
+            raise UsageError(f"{where}: expected a table of answers.")
+        unknown = sorted(set(data) - {"service", "terms", "license", "access", "roles", "acknowledgements"})
+        if unknown:
+            raise UsageError(f"{where}: unknown field {unknown[0]!r}.")
+        service = data.get("service", "xdr")
+        if service not in SERVICES:
+            raise UsageError(f"{where}: service must be one of {', '.join(SERVICES)}, not {service!r}.")
+        confirmations = {name: _confirmation(data.get(name), f"{where}: {name}")
+                         for name in ("terms", "license", "access")}
+        roles_raw = data.get("roles", {})
+        if not isinstance(roles_raw, dict):
+            raise UsageError(f"{where}: roles must be a table.")
+        roles: dict[str, bool | None] = dict.fromkeys(OPTIONAL_ROLES)
+        for key, value in roles_raw.items():
+            if key == "security_reader":
+                if value is not True:
+                    raise UsageError(f"{where}: roles.security_reader is required and cannot be false.")
+                continue
+            if key not in OPTIONAL_ROLES:
+                raise UsageError(f"{where}: roles.{key} is not a role; use {', '.join(OPTIONAL_ROLES)}.")
+            if not isinstance(value, bool):
+                raise UsageError(f"{where}: roles.{key} must be true or false.")
+            roles[key] = value
+        acks_raw = data.get("acknowledgements", {})
+        if not isinstance(acks_raw, dict):
+            raise UsageError(f"{where}: acknowledgements must be a table.")
+        acks: dict[str, Confirmation] = {}
+        for key, value in acks_raw.items():
+            if key not in ACKNOWLEDGEMENTS:
+                raise UsageError(f"{where}: acknowledgements.{key} is unknown; use {', '.join(ACKNOWLEDGEMENTS)}.")
+            confirmation = _confirmation(value, f"{where}: acknowledgements.{key}")
+            if confirmation is not None:
+                acks[key] = confirmation
+        return cls(service=service, roles=roles, acknowledgements=acks, **confirmations)
+
+    def to_toml(self) -> str:
+        """The answers as TOML, readable by :func:`load_answers`."""
+        lines = [f"service = {_toml_str(self.service)}", ""]
+        for name in ("terms", "license", "access"):
+            value = getattr(self, name)
+            if value is not None:
+                lines += [f"[{name}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
+        lines.append("[roles]")
+        lines.append("security_reader = true")
+        for role, granted in self.roles.items():
+            if granted is not None:
+                lines.append(f"{role} = {'true' if granted else 'false'}")
+        lines.append("")
+        for key, value in self.acknowledgements.items():
+            lines += [f"[acknowledgements.{key}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
+        return "\n".join(lines)
+
+
+def _confirmation(value: Any, where: str) -> Confirmation | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("by"), str) or not value.get("by"):
+        raise UsageError(f"{where}: needs 'by' (who confirmed) and 'at' (when, ISO 8601 UTC).")
+    at = value.get("at")
+    if isinstance(at, datetime):
+        at = at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    if not isinstance(at, str):
+        raise UsageError(f"{where}: 'at' must be a date and time, e.g. 2026-11-24T10:00:00Z.")
+    try:
+        datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"{where}: 'at' = {at!r} is not an ISO 8601 date and time.") from exc
+    return Confirmation(by=value["by"], at=at)
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in escaped)
+    return f'"{escaped}"'
+
+
+def load_answers(path: Path) -> Answers:
+    """Read an answers file; every problem is a UsageError naming the file and the field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"answers file {str(path)!r} does not exist.") from exc
+    except OSError as exc:
+        raise UsageError(f"answers file {str(path)!r} cannot be read ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"answers file {str(path)!r} is not UTF-8 text.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"answers file {str(path)!r} is not valid TOML: {exc}.") from exc
+    return Answers.from_dict(data, where=f"answers file {str(path)!r}")
