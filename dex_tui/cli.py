@@ -18,8 +18,16 @@ from dex_tui.errors import DexError, ExitCode, InternalError, UsageError
 from dex_tui.settings import DEFAULT_SCENARIO, TOKEN_CACHE_MODES, Settings, resolve_settings
 
 # Subcommand -> module in dex_tui.commands providing ``add_arguments(parser)`` and ``run(settings, args)``.
-SUBCOMMANDS: dict[str, str] = {}
-_MODULES: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "signin": "sign in (device code, or --browser on a local desktop) and show who signed in",
+    "signout": "forget remembered sign-ins: the accounts, the encrypted cache file and its key",
+    "demo-server": "serve a demo tenant over loopback HTTPS for --login-url/--graph-url/--mde-url/--ca-bundle",
+}
+_MODULES: dict[str, str] = {
+    "signin": "signin",
+    "signout": "signin",
+    "demo-server": "demo_server",
+}
 
 EPILOG = """\
 exit codes: 0 ready, 1 warnings only, 2 a blocker, 3 could not evaluate (sign-in, permission,
