@@ -22,11 +22,13 @@ SUBCOMMANDS: dict[str, str] = {
     "signin": "sign in (device code, or --browser on a local desktop) and show who signed in",
     "signout": "forget remembered sign-ins: the accounts, the encrypted cache file and its key",
     "demo-server": "serve a demo tenant over loopback HTTPS for --login-url/--graph-url/--mde-url/--ca-bundle",
+    "check": "run the live checks headless and print or write the readiness report (exit code = verdict)",
 }
 _MODULES: dict[str, str] = {
     "signin": "signin",
     "signout": "signin",
     "demo-server": "demo_server",
+    "check": "check",
 }
 
 EPILOG = """\

@@ -1,0 +1,100 @@
+"""``dex-tui check``: sign in like ``dex-tui signin``, run every live check, print or write the readiness
+report, and exit with its verdict (0 ready, 1 warnings, 2 a blocker, 3 could not evaluate)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dex_tui.answers import SERVICES
+from dex_tui.errors import UsageError
+
+if TYPE_CHECKING:
+    from dex_tui.results import CheckResult
+    from dex_tui.settings import Settings
+
+FORMATS = ("text", "json", "markdown", "html")
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--service", choices=SERVICES, metavar="SERVICE",
+                        help="xdr (Defender Experts for XDR, the default) or hunting; overrides the answers file")
+    parser.add_argument("--answers", metavar="FILE", type=Path,
+                        help="the operator's recorded decisions (TOML, see 'Answers file' in the README)")
+    parser.add_argument("--format", choices=FORMATS, metavar="FORMAT",
+                        help="text, json, markdown or html (default: text on a terminal, json otherwise; "
+                             "with --output, from the file extension)")
+    parser.add_argument("--output", metavar="FILE", type=Path,
+                        help="write the report to FILE (atomically, readable by you only) instead of stdout")
+    parser.add_argument("--no-interactive", action="store_true",
+                        help="use a remembered sign-in only; exit 3 when none can be used silently")
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _use_color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def choose_format(requested: str | None, output: Path | None, stdout_is_tty: bool) -> str:
+    from dex_tui.report import format_for_path
+
+    if requested:
+        return requested
+    if output is not None:
+        return format_for_path(output)
+    return "text" if stdout_is_tty else "json"
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from dex_tui.answers import Answers, load_answers
+    from dex_tui.catalogue import CHECK_IDS
+    from dex_tui.commands.signin import headless_sign_in
+    from dex_tui.engine import Checker
+    from dex_tui.report import build_report, render, write_text_atomic
+    from dex_tui.runtime import Runtime
+
+    answers = load_answers(args.answers) if args.answers else Answers()
+    if args.service and args.service != answers.service:
+        from dataclasses import replace
+
+        answers = replace(answers, service=args.service)
+    if args.output is not None and args.output.is_dir():
+        raise UsageError(f"--output: {str(args.output)!r} is a directory; give a file name.")
+    fmt = choose_format(args.format, args.output, sys.stdout.isatty())
+
+    runtime = Runtime(settings)
+    try:
+        if settings.is_demo:
+            _err(f"Demo mode: checking the built-in fake tenant (scenario {settings.demo}); nothing real is read.")
+        signed = headless_sign_in(runtime, interactive=not args.no_interactive)
+        checker = Checker.for_runtime(runtime)
+        lock = threading.Lock()
+        seen = [0]
+        total = len(CHECK_IDS)
+
+        def progress(result: CheckResult) -> None:
+            with lock:
+                seen[0] += 1
+                _err(f"[{seen[0]:>2}/{total}] {result.status.value:<7} {result.id}: {result.title}")
+
+        results = checker.run(answers, on_result=progress)
+        report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed)
+    finally:
+        runtime.close()
+
+    if args.output is not None:
+        path = write_text_atomic(args.output, render(report, fmt))
+        _err(f"Report written to {path} ({fmt}).")
+        _err(f"Verdict: {report['verdict_text']} (exit code {report['exit_code']})")
+    else:
+        sys.stdout.write(render(report, fmt, color=fmt == "text" and _use_color(sys.stdout)))
+        sys.stdout.flush()
+    return int(report["exit_code"])
