@@ -1,0 +1,142 @@
+"""Step 6 (XDR): choose the roles the experts get; skipping an optional one needs an acknowledgement.
+
+Service provider access and Security reader are fixed. Security operator (recommended) and
+Security administrator (optimal) are ticked or skipped; a skip opens a dialog naming what the
+experts then cannot do (text from the shared roles catalogue, the same the checks and report use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Checkbox, Label, Static
+
+from dex_tui.answers import OPTIONAL_ROLES
+from dex_tui.catalogue import catalogue
+from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, get_step
+from screens.base import StepScreen
+from screens.dialogs import SkipRoleDialog
+from screens.text import plain
+
+SERVICE_PROVIDER_TEXT = ("Lets the experts sign in to your tenant from Microsoft's own tenant (cross-tenant "
+                         "access) and work with the roles below.")
+
+
+def role_label(role: str, granted: bool | None) -> str:
+    """The checkbox label, saying the decision in words too (colour alone is not enough)."""
+    info = catalogue().role(role)
+    state = {True: "grant", False: "skipped", None: "not decided"}[granted]
+    return f"{info.label} · {info.level} · {state}"
+
+
+DEMO_HINT = "Demo: p selects Give access in the fake tenant, as the Defender portal would."
+
+
+class PermissionsScreen(StepScreen):
+    STEP_ID = "permissions"
+    BINDINGS = [
+        Binding("o", "open_portal", "Open portal", id="permissions.open"),
+        Binding("p", "demo_portal", "Give access", id="permissions.demo_portal"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        roles = catalogue().roles
+        answers = self.wizard.flow.answers
+        step = get_step(self.STEP_ID)
+        with VerticalScroll(id="permissions-scroll"):
+            yield Label("Always granted", classes="field-label")
+            yield Checkbox("Service provider access · required", value=True, disabled=True,
+                           id="role-service_provider", classes="role", compact=True)
+            yield Static(SERVICE_PROVIDER_TEXT, classes="role-grants")
+            reader = roles["security_reader"]
+            yield Checkbox(f"{reader.label} · {reader.level}", value=True, disabled=True,
+                           id="role-security_reader", classes="role", compact=True)
+            yield Static(plain(reader.grants), classes="role-grants")
+            yield Label("Optional", classes="field-label")
+            yield Static(plain("Space ticks a role. Unticking one, or leaving it unticked, asks you to "
+                               "acknowledge what the experts then cannot do.", style="italic"), classes="hint")
+            for name in OPTIONAL_ROLES:
+                role = roles[name]
+                yield Checkbox(role_label(name, answers.roles.get(name)), value=answers.roles.get(name) is True,
+                               id=f"role-{name}", classes="role", compact=True)
+                yield Static(plain(role.grants), classes="role-grants")
+            yield Static("", id="role-warnings")
+            yield Static(plain(f"Then in the {step.link_label}: ", style="bold") + plain(step.portal_path),
+                         id="portal-path")
+            yield Static(DEMO_HINT if self.wizard.fake_cloud is not None else "", id="portal-status")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_warnings()
+        self.query_one("#role-security_operator", Checkbox).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "demo_portal":
+            return self.wizard.fake_cloud is not None
+        return True
+
+    def gate_reason(self) -> str | None:
+        """Undecided roles do not block: Next asks about each unticked one."""
+        return None
+
+    @on(Checkbox.Changed, ".role")
+    def _toggled(self, event: Checkbox.Changed) -> None:
+        role = (event.checkbox.id or "").removeprefix("role-")
+        if role not in OPTIONAL_ROLES:
+            return
+        if event.value:
+            self._set_role(role, True)
+        else:
+            self._ask_skip(role)
+
+    def _ask_skip(self, role: str, then: Callable[[], None] | None = None) -> None:
+        info = catalogue().role(role)
+        heading = ("Response actions the experts then cannot take themselves:" if info.lost_actions
+                   else f"What {info.label} would add, and the experts then cannot do:")
+
+        def answered(skip: bool | None) -> None:
+            self._set_role(role, not skip)
+            if then is not None:
+                then()
+
+        self.app.push_screen(SkipRoleDialog(info.label, list(info.lost_actions or info.adds),
+                                            f"{info.lost_summary}\n{heading}"), answered)
+
+    def _set_role(self, role: str, granted: bool) -> None:
+        self.wizard.decide_role(role, granted)
+        # Ticking by code posts Changed(True) again, which is harmless: granting twice records nothing new.
+        box = self.query_one(f"#role-{role}", Checkbox)
+        box.value = granted
+        box.label = role_label(role, granted)
+        self._show_warnings()
+
+    def _show_warnings(self) -> None:
+        answers = self.wizard.flow.answers
+        text = Text()
+        for role in answers.skipped_roles():
+            ack = answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])
+            if text.plain:
+                text.append("\n")
+            text.append_text(self.wizard.role_warning(role, ack))
+        widget = self.query_one("#role-warnings", Static)
+        widget.update(text)
+        widget.display = bool(text.plain)
+
+    def before_next(self) -> None:
+        """Ask about each optional role left unticked and undecided, then move on."""
+        undecided = [role for role in OPTIONAL_ROLES if self.wizard.flow.answers.roles.get(role) is None]
+        if undecided:
+            self._ask_skip(undecided[0], then=self.before_next)
+            return
+        self.wizard.go_next()
+
+    def action_open_portal(self) -> None:
+        self.app.open_url(get_step(self.STEP_ID).link)
+
+    def action_demo_portal(self) -> None:
+        self.query_one("#portal-status", Static).update(plain(self.wizard.demo_portal("give_access"), style="bold"))

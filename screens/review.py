@@ -1,0 +1,172 @@
+"""Step 8: every check with its status, the warnings (skipped roles among them), the recorded
+decisions, export of the report, where the audit trail is, and what comes next."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Label, Static
+
+from dex_tui.answers import Answers
+from dex_tui.catalogue import CHECK_IDS
+from dex_tui.flow import SKIP_ACKNOWLEDGEMENT
+from dex_tui.report import VERDICT_TEXT, verdict_for
+from dex_tui.results import CheckResult, Status
+from screens.base import StepScreen
+from screens.checks_view import CheckDetailDialog, badge, checks_for
+from screens.text import plain, tenant
+
+NEXT_STEPS = {
+    "xdr": [
+        "Wait for the welcome email from the Defender Experts team: its link opens the Defender Experts settings "
+        "(Microsoft Defender portal > Settings > Defender Experts > Get started).",
+        "There, add notification contacts (incident notification, service review), optionally a Teams channel "
+        "(needs Security Administrator and a Teams licence), and device or user group exclusions.",
+        "Open the readiness assessment (Settings > Defender Experts > Service status) and do the actions marked "
+        "'Complete now' first; it can take up to 24 hours to refresh.",
+        "Run this wizard (or dex-tui check) again after any change: the live checks show what changed.",
+    ],
+    "hunting": [
+        "Wait for the welcome email and select Log into Microsoft Defender; take the quick tour.",
+        "Add notification contacts (System > Settings > Defender Experts > Notification contacts); Microsoft's "
+        "MSSP guide says this may need Global Administrator.",
+        "Create an email notification rule for incidents from Microsoft Defender Experts, and optionally the "
+        "Teams notifications channel (Settings > Defender Experts > Teams).",
+        "Generate a sample notification (Settings > Defender Experts > Sample notifications) to see one arrive.",
+    ],
+}
+
+
+class ReviewScreen(StepScreen):
+    STEP_ID = "review"
+    BINDINGS = [
+        Binding("e", "export", "Export report", id="review.export"),
+        Binding("r", "rerun", "Re-run checks", id="review.rerun"),
+        Binding("d", "details", "Details", id="review.details"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="verdict")
+        with VerticalScroll(id="review-scroll"):
+            yield Label("Warnings", classes="field-label")
+            yield Static("", id="warnings")
+            yield Label("Your decisions", classes="field-label")
+            yield Static("", id="decisions")
+            yield Label("Every check", classes="field-label")
+            yield Static("", id="all-checks")
+            yield Label("Report and audit trail", classes="field-label")
+            yield Static("", id="report-status")
+            yield Label("Next steps", classes="field-label")
+            yield Static("", id="next-steps")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.results_changed()
+        self.query_one("#review-scroll", VerticalScroll).focus()
+
+    def next_label(self) -> str:
+        return "Finish ✔"
+
+    def results_changed(self) -> None:
+        wizard = self.wizard
+        answers = wizard.flow.answers
+        ids = CHECK_IDS  # every check, those skipped for this service too (with why)
+        results = [wizard.results[i] for i in ids if i in wizard.results]
+        self.query_one("#verdict", Static).update(verdict_text(results, wizard.checks_running, len(ids)))
+        self.query_one("#warnings", Static).update(self._warnings(results, answers))
+        self.query_one("#decisions", Static).update(decisions_text(answers))
+        self.query_one("#all-checks", Static).update(checks_text(results))
+        self._show_report_status()
+        steps = NEXT_STEPS[answers.service]
+        self.query_one("#next-steps", Static).update(
+            plain("\n".join(f"{n}. {line}" for n, line in enumerate(steps, start=1))))
+        self.refresh_frame()
+
+    def _warnings(self, results: list[CheckResult], answers: Answers) -> Text:
+        text = Text()
+        for role in answers.skipped_roles() if answers.service == "xdr" else []:
+            text.append_text(self.wizard.role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])))
+            text.append("\n")
+        for result in results:
+            if result.status in (Status.FAIL, Status.WARN, Status.UNKNOWN) and result.id != "experts.roles":
+                text.append_text(badge(result.status.value) + plain(f"  {result.title}: ", style="bold")
+                                 + tenant(result.summary, limit=400))
+                text.append("\n")
+        if not text.plain:
+            return plain("None.")
+        text.rstrip()
+        return text
+
+    def _show_report_status(self) -> None:
+        wizard = self.wizard
+        text = plain("e exports the readiness report (JSON, Markdown or HTML).")
+        for path, fmt in wizard.exports:
+            text.append_text(plain(f"\n✔ Exported {fmt}: ") + tenant(path, limit=400))
+        text.append_text(plain("\nAudit trail (who decided what, when): ") + tenant(str(wizard.audit.path), limit=400))
+        text.append_text(plain("\nProgress file: ") + tenant(str(wizard.store.path), limit=400))
+        self.query_one("#report-status", Static).update(text)
+
+    def action_export(self) -> None:
+        self.wizard.action_export()
+
+    def action_rerun(self) -> None:
+        self.wizard.action_rerun_checks()
+
+    def action_details(self) -> None:
+        """The first check that needs attention (or the first check), with its evidence."""
+        results = [self.wizard.results[i] for i in checks_for(self.wizard.flow.answers.service)
+                   if i in self.wizard.results]
+        for result in results:
+            if result.status in (Status.FAIL, Status.WARN, Status.UNKNOWN):
+                self.app.push_screen(CheckDetailDialog(result))
+                return
+        if results:
+            self.app.push_screen(CheckDetailDialog(results[0]))
+
+    def report_exported(self) -> None:
+        self._show_report_status()
+        self.query_one("#report-status", Static).scroll_visible(animate=False)
+
+
+def verdict_text(results: list[CheckResult], running: bool, expected: int) -> Text:
+    """The report's verdict in one line (the same words as ``dex-tui check``)."""
+    if running or len(results) < expected:
+        return plain("The checks are still running…", style="italic")
+    verdict = verdict_for(results)
+    style = {"ready": "bold green", "warnings": "bold yellow", "blocked": "bold red"}.get(verdict, "bold magenta")
+    mark = {"ready": "✔", "warnings": "▲", "blocked": "✖"}.get(verdict, "?")
+    return plain(f"{mark} {VERDICT_TEXT[verdict]}", style=style)
+
+
+def decisions_text(answers: Answers) -> Text:
+    """What the operator recorded: service, terms, licence, roles and acknowledgements, access."""
+    service = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}[answers.service]
+    lines = [plain(f"Service: {service}")]
+    for label, confirmation in (("Terms accepted", answers.terms), ("Licence order confirmed", answers.license),
+                                ("Access given (manual confirmation)", answers.access)):
+        if confirmation is not None:
+            lines.append(plain(f"{label}: ") + tenant(confirmation.by) + plain(f" at {confirmation.at}"))
+        elif label.startswith("Access"):
+            continue
+        else:
+            lines.append(plain(f"{label}: not recorded", style="italic"))
+    if answers.service == "xdr":
+        lines.append(plain("Roles: Security reader (required)"))
+        for role, granted in answers.roles.items():
+            label = role.replace("_", " ").capitalize()
+            state = {True: "granted", False: "skipped", None: "not decided"}[granted]
+            line = plain(f"  {label}: {state}")
+            ack = answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])
+            if granted is False and ack is not None:
+                line.append_text(plain(" (acknowledged by ") + tenant(ack.by) + plain(f" at {ack.at})"))
+            lines.append(line)
+    return Text("\n").join(lines)
+
+
+def checks_text(results: list[CheckResult]) -> Text:
+    """Every check as a line: status, title, summary (d shows the evidence of one)."""
+    lines = [badge(r.status.value) + plain(f"  {r.title}: ", style="bold") + tenant(r.summary, limit=300)
+             for r in results]
+    return Text("\n").join(lines) if lines else plain("No results yet.", style="italic")

@@ -1,0 +1,102 @@
+"""Step 1: what will happen, what can and cannot be verified; choose service, cloud and tenant."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
+
+from dex_tui.clouds import CLOUD_NAMES, get_cloud
+from dex_tui.errors import UsageError
+from dex_tui.settings import _check_tenant
+from screens.base import StepScreen
+from screens.text import plain, tenant
+
+SERVICE_LABELS = {
+    "xdr": "Defender Experts for XDR (today: Defender Experts MDR)",
+    "hunting": "Defender Experts for Hunting",
+}
+DETECT = "detect"
+
+INTRO = (
+    "Sign in, let the wizard check your tenant live (read-only), then walk through the Defender Experts "
+    "settings. Progress is saved as you go: quit at any step and come back.\n"
+    "✔ Checked live: licences, your roles, antivirus mode, the cloud, the experts' access and its "
+    "conditional access policies.\n"
+    "✎ You confirm (no public API shows them): the terms, the licence order, the roles you grant."
+)
+
+
+class WelcomeScreen(StepScreen):
+    STEP_ID = "welcome"
+
+    def compose_body(self) -> ComposeResult:
+        wizard = self.wizard
+        if wizard.settings.is_demo:
+            yield Static(plain(f"DEMO MODE: a built-in fake tenant (scenario '{wizard.settings.demo}'). Nothing "
+                               "leaves this machine. Press a to approve sign-in, p to play portal actions."),
+                         id="demo-banner")
+        if wizard.notice:
+            yield Static(plain(wizard.notice), id="notice")
+        with VerticalScroll(id="welcome-scroll"):
+            yield Static(plain(INTRO), id="intro")
+            yield Label("Service", classes="field-label")
+            with RadioSet(id="service"):
+                for service, label in SERVICE_LABELS.items():
+                    yield RadioButton(label, value=wizard.flow.answers.service == service, id=f"service-{service}")
+            yield Label("Cloud", classes="field-label")
+            options = [("Detect from the tenant (recommended)", DETECT)]
+            options += [(get_cloud(name).label, name) for name in CLOUD_NAMES]
+            yield Select(options, value=wizard.cloud_choice or DETECT, allow_blank=False, id="cloud",
+                         compact=True)
+            yield Static("", id="availability")
+            yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
+            placeholder = "contoso.onmicrosoft.com"
+            if wizard.fake_cloud is not None:
+                placeholder = f"the demo tenant, {wizard.fake_cloud.scenario.initial_domain}"
+            yield Input(value=wizard.tenant_choice or "", placeholder=placeholder, id="tenant",
+                        compact=True, disabled=wizard.settings.is_demo)
+            yield Static("", id="tenant-error")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#tenant", Input).cursor_blink = False
+        self._show_availability()
+        self.query_one("#service", RadioSet).focus()
+
+    def _chosen_service(self) -> str:
+        pressed = self.query_one("#service", RadioSet).pressed_button
+        return pressed.id.removeprefix("service-") if pressed and pressed.id else "xdr"
+
+    def _chosen_cloud(self) -> str | None:
+        value = self.query_one("#cloud", Select).value
+        return None if value == DETECT or value is Select.BLANK else str(value)
+
+    @on(RadioSet.Changed, "#service")
+    @on(Select.Changed, "#cloud")
+    def _show_availability(self) -> None:
+        service, cloud = self._chosen_service(), self._chosen_cloud()
+        widget = self.query_one("#availability", Static)
+        if cloud is None:
+            widget.update(Text("The cloud is detected from the tenant after sign-in.", style="italic"))
+        elif get_cloud(cloud).offers(service):
+            widget.update(Text(f"{SERVICE_LABELS[service].split(' (')[0]} is offered in {get_cloud(cloud).label}.",
+                               style="italic"))
+        else:
+            widget.update(Text(f"⚠ {SERVICE_LABELS[service].split(' (')[0]} is not offered in "
+                               f"{get_cloud(cloud).label}; the checks will say so.", style="bold"))
+
+    def before_next(self) -> None:
+        field = self.query_one("#tenant", Input)
+        value = field.value.strip()
+        if value:
+            try:
+                value = _check_tenant(value, "Tenant")
+            except UsageError as error:
+                self.query_one("#tenant-error", Static).update(tenant(error.explanation, style="bold"))
+                field.focus()
+                return
+        self.wizard.choose_target(service=self._chosen_service(), cloud=self._chosen_cloud(), tenant=value or None)
+        self.wizard.go_next()

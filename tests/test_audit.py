@@ -1,0 +1,57 @@
+"""The audit trail: JSON lines, append-only, 0600, who and when, escapes neutralised."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from dex_tui.audit import AuditTrail, audit_path
+from dex_tui.errors import UsageError
+
+
+def _trail(state_dir: Path) -> AuditTrail:
+    return AuditTrail(audit_path(state_dir, "demo-ready"), clock=lambda: "2026-11-24T10:00:00Z")
+
+
+def test_records_append_with_who_and_when(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    trail.record("terms_accepted", by="admin@contoso.com", tenant_id="t-1")
+    trail.record("role_skipped", by="admin@contoso.com", tenant_id="t-1", role="security_operator",
+                 acknowledged=True, lost_actions=["Isolate device"])
+    records = trail.read()
+    assert [r["event"] for r in records] == ["terms_accepted", "role_skipped"]
+    assert records[1]["by"] == "admin@contoso.com"
+    assert records[1]["at"] == "2026-11-24T10:00:00Z"
+    assert records[1]["lost_actions"] == ["Isolate device"]
+    assert trail.path == state_dir / "audit" / "demo-ready.jsonl"
+    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+    assert len(trail.path.read_text().splitlines()) == 2
+
+
+def test_tenant_strings_cannot_inject_escapes(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    trail.record("report_exported", by="evil\x1b]52;c;AAAA\x07@contoso.com", path="/tmp/r.json", format="json")
+    raw = trail.path.read_bytes()
+    assert b"\x1b" not in raw and b"\x07" not in raw
+    assert json.loads(raw)["by"].startswith("evil\x1b")
+
+
+def test_unknown_event_and_missing_actor_are_refused(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    with pytest.raises(ValueError):
+        trail.record("terms_rejected", by="a")
+    with pytest.raises(ValueError):
+        trail.record("terms_accepted", by="")
+    assert not trail.path.exists()
+
+
+def test_damaged_line_is_named(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    trail.record("terms_accepted", by="a")
+    with trail.path.open("a") as handle:
+        handle.write("{oops\n")
+    with pytest.raises(UsageError, match="line 2"):
+        trail.read()
