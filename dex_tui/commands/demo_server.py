@@ -21,10 +21,13 @@ APPROVALS = ("auto", "on_demand", "decline", "expire", "ca_block")
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    from dex_tui.demo.scenario import scenario_names
+    # The names come from the asset files, not from dex_tui.demo: every command builds this parser
+    # (``--version`` too), and importing the fake cloud (and requests with it) costs ~100 ms.
+    from dex_tui.assets import asset_path
 
+    names = sorted(p.stem for p in asset_path("scenarios").glob("*.toml") if not p.name.startswith("_"))
     parser.add_argument("--scenario", metavar="NAME", default=None,
-                        help=f"a scenario file, or one of: {', '.join(scenario_names())} "
+                        help=f"a scenario file, or one of: {', '.join(names)} "
                              f"(default: --demo's, else {DEFAULT_SCENARIO})")
     parser.add_argument("--port", metavar="N", type=_port, default=0,
                         help="port on 127.0.0.1 (default: a free one)")

@@ -1,0 +1,1 @@
+"""dex-tui's benchmark: figures measured side by side in one run (``python bench/run.py``)."""
