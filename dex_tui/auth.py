@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 # MSAL's DEBUG log dumps request parameters (the device code among them); keep it at WARNING.
 logging.getLogger("msal").setLevel(logging.WARNING)
 
+
+class _DropMsalCacheEvents(logging.Filter):
+    """MSAL's token cache logs every token request's parameters at DEBUG (it masks refresh tokens but
+    not the device code or the authorization code): drop those records even when something turns
+    MSAL's logging up again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("event=")
+
+
+logging.getLogger("msal.token_cache").addFilter(_DropMsalCacheEvents())
+
 # Directory role template IDs (reference/domain.md §4.10) -> names, to show the ``wids`` hint.
 ROLE_NAMES: dict[str, str] = {
     "5d6b6bb7-de71-4623-b4af-96380a352509": "Security Reader",
@@ -210,8 +222,13 @@ class DeviceCodePrompt:
     def instruction(self) -> str:
         """One line for a terminal: where to go and what to type (the user code only)."""
         minutes = max(1, round(self.seconds_left() / 60))
+        expiry = f"(it expires in about {minutes} minute{'s' if minutes != 1 else ''})"
+        if not self.link_allowed:  # never print an address off the allowlist as the place to go
+            return (f"To sign in, enter the code {self.user_code} {expiry} at the device sign-in page of your "
+                    "cloud. The address the identity provider sent is not on the allowlist of Microsoft hosts "
+                    "and configured endpoints, so it is not shown; check --login-url.")
         return (f"To sign in, open {self.verification_uri} in a browser on any device and enter the code "
-                f"{self.user_code} (it expires in about {minutes} minute{'s' if minutes != 1 else ''}).")
+                f"{self.user_code} {expiry}.")
 
 
 @dataclass(frozen=True)
@@ -414,6 +431,14 @@ def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
             f"The TLS certificate of {host} could not be verified while {doing}.",
             title="Certificate not trusted",
             next_step="If your network inspects TLS, pass its CA with --ca-bundle FILE.")
+    if isinstance(exc, requests.ReadTimeout):
+        return NetworkError(
+            f"{host} sent no answer within the read timeout while {doing} ({type(exc).__name__}).",
+            next_step="Check the network and the proxy settings, then try again.")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return NetworkError(
+            f"The connection to {host} broke while reading its answer while {doing} ({type(exc).__name__}).",
+            next_step="Check the network and the proxy settings, then try again.")
     if isinstance(exc, requests.RequestException):
         return NetworkError(
             f"{host} could not be reached while {doing} ({type(exc).__name__}).",

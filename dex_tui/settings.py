@@ -157,10 +157,17 @@ def _check_client_id(value: str, where: str) -> str:
 
 
 def _check_scenario(value: str, where: str) -> str:
+    """A shipped scenario's name, or the path of a scenario file (its content is checked on load)."""
     value = value.strip()
-    if not _SCENARIO.match(value):
-        raise UsageError(f"{where}: {value!r} is not a scenario name (lowercase letters, digits, '-').")
-    return value
+    if _SCENARIO.match(value):
+        return value
+    if value.endswith(".toml"):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise UsageError(f"{where}: the scenario file {value!r} does not exist or is not a file.")
+        return str(path.resolve())
+    raise UsageError(f"{where}: {value!r} is neither a scenario name (lowercase letters, digits, '-') "
+                     "nor a scenario file (.toml).")
 
 
 def _check_dir(value: str, where: str) -> Path:

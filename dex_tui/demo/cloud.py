@@ -21,7 +21,7 @@ from dex_tui.demo.graph import Graph
 from dex_tui.demo.identity import Identity
 from dex_tui.demo.mde import Mde
 from dex_tui.demo.portal import Portal
-from dex_tui.demo.scenario import Scenario
+from dex_tui.demo.scenario import Fault, Scenario
 from dex_tui.demo.tokens import TokenStore
 from dex_tui.demo.wire import Reply, Request, aad_error, graph_error, mde_error, text_reply
 from dex_tui.settings import DEMO_GRAPH_URL, DEMO_LOGIN_URL, DEMO_MDE_URL
@@ -135,7 +135,8 @@ class FakeCloud:
         if fault is not None and fault.kind in ("timeout", "reset"):
             return Reply(0, {}, b"", fault=fault.kind)
         if fault is not None and fault.kind in ("throttle", "status"):
-            return self.error_for(req, fault.status, retry_after=fault.retry_after)
+            return self.error_for(req, fault.status, retry_after=fault.retry_after,
+                                  announce=fault.kind == "throttle")
         with self.lock:
             reply = handler(req)
         if fault is not None and fault.kind == "malformed":
@@ -144,12 +145,9 @@ class FakeCloud:
             reply.fault = "truncated"
         return reply
 
-    def inner_fault(self, endpoint: str) -> tuple[int, int] | None:
-        """For a request inside ``$batch``: a throttle or status fault as (status, retry_after)."""
-        outcome = self._faults.decide(endpoint, kinds=("throttle", "status"))
-        if outcome.fault is None:
-            return None
-        return outcome.fault.status, outcome.fault.retry_after
+    def inner_fault(self, endpoint: str) -> Fault | None:
+        """For a request inside ``$batch``: the throttle or status fault it meets, if any."""
+        return self._faults.decide(endpoint, kinds=("throttle", "status")).fault
 
     def locate(self, req: Request) -> bool:
         """Set ``req.service``, ``req.base`` and the path below the base; False for an unknown root."""
@@ -179,9 +177,11 @@ class FakeCloud:
                              request_id=req.request_id)
         return text_reply(404, "Not found")
 
-    def error_for(self, req: Request, status: int, *, retry_after: int = 0) -> Reply:
-        """The error reply of ``req``'s service for an injected status (429 carries Retry-After)."""
-        headers = {"Retry-After": str(retry_after)} if status == 429 or retry_after else {}
+    def error_for(self, req: Request, status: int, *, retry_after: int = 0, announce: bool = True) -> Reply:
+        """The error reply of ``req``'s service for an injected status. Retry-After is sent when
+        ``retry_after`` is set, and on a 429 when ``announce`` (a ``throttle`` fault; a ``status``
+        fault of 429 without ``retry_after`` is a 429 without Retry-After)."""
+        headers = {"Retry-After": str(retry_after)} if (status == 429 and announce) or retry_after else {}
         if req.service == "graph":
             code, message = _GRAPH_STATUS.get(status, ("generalException", "General exception while processing."))
             return graph_error(status, code, message, now=self.scenario.now, request_id=req.request_id,

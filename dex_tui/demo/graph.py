@@ -444,8 +444,8 @@ class Graph:
         endpoint, handler = route
         fault = self.cloud.inner_fault(endpoint)
         if fault is not None:
-            status, retry_after = fault
-            reply = self.cloud.error_for(inner, status, retry_after=retry_after)
+            reply = self.cloud.error_for(inner, fault.status, retry_after=fault.retry_after,
+                                         announce=fault.kind == "throttle")
         else:
             reply = handler(inner)
         return self._batch_reply(rid, reply)
