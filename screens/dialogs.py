@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Static
+from textual.widgets import Button, Static
 
 from dex_tui.errors import DexError
 from screens.text import plain
+from screens.toggles import TickBox
 
 
 class ErrorDialog(ModalScreen[None]):
@@ -130,18 +131,18 @@ class SkipRoleDialog(ModalScreen[bool]):
                 yield Static(plain(self.intro), classes="dialog-text")
                 for item in self.consequences:
                     yield Static(plain("  • " + item), classes="consequence")
-            yield Checkbox("I understand what the experts will not be able to do", id="skip-ack", compact=True)
+            yield TickBox("I understand what the experts will not be able to do", id="skip-ack", compact=True)
             yield Static("Space ticks the box, Tab reaches 'Skip it'; Esc grants the role instead.",
                          classes="dialog-hint", id="skip-hint")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"Grant {self.role_label}", id="skip-grant", variant="primary", compact=True)
                 yield Button("Skip it", id="skip-confirm", variant="warning", compact=True)
+                yield Button(f"Grant {self.role_label}", id="skip-grant", variant="primary", compact=True)
 
     @on(Button.Pressed, "#skip-confirm")
     def _skip(self) -> None:
         """Skipping needs the box ticked first (the button stays focusable, so fast typing or a
         script never lands elsewhere)."""
-        box = self.query_one("#skip-ack", Checkbox)
+        box = self.query_one("#skip-ack", TickBox)
         if box.value:
             self.dismiss(True)
             return

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
+
+from screens.toggles import Choice
 
 FORMATS = {"json": ".json", "markdown": ".md", "html": ".html"}
 FORMAT_LABELS = {"json": "JSON (the source of truth)", "markdown": "Markdown", "html": "HTML (one file)"}
@@ -39,7 +41,7 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
             yield Label("Format")
             with RadioSet(id="export-format"):
                 for fmt, label in FORMAT_LABELS.items():
-                    yield RadioButton(label, value=fmt == "json", id=f"format-{fmt}")
+                    yield Choice(label, value=fmt == "json", id=f"format-{fmt}")
             yield Label("File (relative to the directory you started dex-tui in, or absolute)")
             yield Input(self.default_name, id="export-path", compact=True)
             yield Static("", id="export-error")

@@ -22,6 +22,7 @@ from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, get_step
 from screens.base import StepScreen
 from screens.dialogs import SkipRoleDialog
 from screens.text import plain
+from screens.toggles import TickBox
 
 SERVICE_PROVIDER_TEXT = ("Lets the experts sign in to your tenant from Microsoft's own tenant (cross-tenant "
                          "access) and work with the roles below.")
@@ -50,11 +51,11 @@ class PermissionsScreen(StepScreen):
         step = get_step(self.STEP_ID)
         with VerticalScroll(id="permissions-scroll"):
             yield Label("Always granted", classes="field-label")
-            yield Checkbox("Service provider access · required", value=True, disabled=True,
+            yield TickBox("Service provider access · required", value=True, disabled=True,
                            id="role-service_provider", classes="role", compact=True)
             yield Static(SERVICE_PROVIDER_TEXT, classes="role-grants")
             reader = roles["security_reader"]
-            yield Checkbox(f"{reader.label} · {reader.level}", value=True, disabled=True,
+            yield TickBox(f"{reader.label} · {reader.level}", value=True, disabled=True,
                            id="role-security_reader", classes="role", compact=True)
             yield Static(plain(reader.grants), classes="role-grants")
             yield Label("Optional", classes="field-label")
@@ -62,7 +63,7 @@ class PermissionsScreen(StepScreen):
                                "acknowledge what the experts then cannot do.", style="italic"), classes="hint")
             for name in OPTIONAL_ROLES:
                 role = roles[name]
-                yield Checkbox(role_label(name, answers.roles.get(name)), value=answers.roles.get(name) is True,
+                yield TickBox(role_label(name, answers.roles.get(name)), value=answers.roles.get(name) is True,
                                id=f"role-{name}", classes="role", compact=True)
                 yield Static(plain(role.grants), classes="role-grants")
             yield Static("", id="role-warnings")

@@ -6,13 +6,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Input, Label, RadioSet, Select, Static
 
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
 from dex_tui.settings import _check_tenant
 from screens.base import StepScreen
 from screens.text import plain, tenant
+from screens.toggles import Choice
 
 SERVICE_LABELS = {
     "xdr": "Defender Experts for XDR (today: Defender Experts MDR)",
@@ -45,7 +46,7 @@ class WelcomeScreen(StepScreen):
             yield Label("Service", classes="field-label")
             with RadioSet(id="service"):
                 for service, label in SERVICE_LABELS.items():
-                    yield RadioButton(label, value=wizard.flow.answers.service == service, id=f"service-{service}")
+                    yield Choice(label, value=wizard.flow.answers.service == service, id=f"service-{service}")
             yield Label("Cloud", classes="field-label")
             options = [("Detect from the tenant (recommended)", DETECT)]
             options += [(get_cloud(name).label, name) for name in CLOUD_NAMES]

@@ -62,7 +62,7 @@ async def decide_role(app: WizardApp, pilot: Pilot[Any], *, skip: bool) -> None:
     dialog = app.screen
     if skip:
         await pilot.press("space")  # the acknowledgement checkbox has focus
-        await pilot.press("tab", "tab", "enter")  # Grant, Skip it
+        await pilot.press("tab", "enter")  # Skip it
     else:
         await pilot.press("escape")  # Esc = grant instead
     await wait_for(pilot, lambda: app.screen is not dialog)  # gone (or the next role's dialog)
