@@ -1,0 +1,54 @@
+"""The README stays true: every command, option, check id and demo scenario the code has is documented,
+and the two set-up commands are where .ci/run looks for them."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from dex_tui.catalogue import CHECK_IDS
+from dex_tui.cli import SUBCOMMANDS, _command_module, build_parser
+from dex_tui.demo.scenario import scenario_names
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {opt for action in parser._actions for opt in action.option_strings
+            if opt.startswith("--") and opt != "--help"}
+
+
+def test_the_two_setup_commands_are_marked_for_ci() -> None:
+    for marker in ("<!-- run-command -->", "<!-- test-command -->"):
+        after = README.split(marker, 1)[1]
+        block = re.match(r"\s*```sh\n(.+?)\n```", after, re.S)
+        assert block, f"no sh block right after {marker}"
+    run_command = README.split("<!-- run-command -->", 1)[1]
+    assert "dex-tui --demo" in run_command.split("```")[1]
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_every_command_and_its_options_are_documented(name: str) -> None:
+    assert f"dex-tui {name}" in README or re.search(rf"dex-tui \[[^\]]*\] {re.escape(name)}\b", README), name
+    parser = argparse.ArgumentParser()
+    _command_module(name).add_arguments(parser, name)
+    for option in sorted(_options(parser)):
+        assert f"`{option}" in README, f"{name} {option} is not in the README"
+
+
+def test_every_global_option_is_documented() -> None:
+    for option in sorted(_options(build_parser())):
+        assert f"`{option}" in README, f"{option} is not in the README"
+
+
+@pytest.mark.parametrize("check_id", CHECK_IDS)
+def test_every_check_id_is_in_the_checks_table(check_id: str) -> None:
+    assert f"| `{check_id}` |" in README
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_every_demo_scenario_is_described(scenario: str) -> None:
+    assert f"| `{scenario}` |" in README
