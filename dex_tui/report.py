@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,7 +134,8 @@ def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: An
 # ------------------------------------------------------------------------------------ rendering
 
 
-def render(report: Mapping[str, Any], fmt: str, *, color: bool = False) -> str:
+def render(report: Mapping[str, Any], fmt: str, *, color: bool = False, width: int | None = None) -> str:
+    """The report in ``fmt``; ``width`` (text only) wraps long lines for a terminal that wide."""
     if fmt == "json":
         return render_json(report)
     if fmt == "markdown":
@@ -141,7 +143,7 @@ def render(report: Mapping[str, Any], fmt: str, *, color: bool = False) -> str:
     if fmt == "html":
         return render_html(report)
     if fmt == "text":
-        return render_text(report, color=color)
+        return render_text(report, color=color, width=width)
     raise UsageError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}.")
 
 
@@ -191,26 +193,44 @@ def _plain(value: Any) -> str:
 _COLORS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35", "skipped": "2", "info": "36"}
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _tag(status: str, color: bool) -> str:
     text = f"{status.upper():<7}"
     return f"\x1b[{_COLORS[status]}m{text}\x1b[0m" if color else text
 
 
-def render_text(report: Mapping[str, Any], *, color: bool = False) -> str:
+def _wrapped(first: str, text: str, width: int | None) -> list[str]:
+    """``first`` + ``text`` as one line; with ``width``, ``text`` wrapped to it under its own first column
+    (or, on a terminal too narrow for that column, on the lines below ``first``, indented)."""
+    if not width:
+        return [first + text]
+    column = len(_ESCAPES.sub("", first))
+    if width - column < 30:
+        return [first.rstrip(), *textwrap.wrap(text, max(width - 4, 20), initial_indent="    ",
+                                               subsequent_indent="    ", break_on_hyphens=False)]
+    body = textwrap.wrap(text, width - column, break_on_hyphens=False) or [""]
+    return [first + body[0], *(" " * column + line for line in body[1:])]
+
+
+def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | None = None) -> str:
     """A terminal view: tenant, verdict, one line per check, then the details of what needs action."""
     t = report["tenant"]
-    lines = [f"{report['service_name']}: readiness of {clean_text(t['name']) or t['id'] or 'the tenant'}"
-             + (f" ({t['id']})" if t["id"] and t["name"] else ""),
+    lines = [*_wrapped(f"{report['service_name']}: readiness of ",
+                       (clean_text(t['name']) or t['id'] or 'the tenant')
+                       + (f" ({t['id']})" if t["id"] and t["name"] else ""), width),
              f"Cloud: {t['cloud_label']}" + (" (detected, a hint)" if t["cloud_detected"] else "")
              + (f"   Demo scenario: {clean_text(report['demo'])}" if report.get("demo") else ""),
-             f"Operator: {clean_text(report['operator']['user_principal_name']) or '-'}   "
-             f"Generated: {report['generated_at']}", ""]
+             *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name']) or '-'}   "
+                       f"Generated: {report['generated_at']}", width), ""]
     for group, checks in _groups(report):
         if not checks:
             continue
         lines.append(f"{GROUP_TITLES[group]}:")
         for check in checks:
-            lines.append(f"  {_tag(check['status'], color)} {check['id']:<27} {clean_text(check['summary'], 2000)}")
+            lines += _wrapped(f"  {_tag(check['status'], color)} {check['id']:<27} ",
+                              clean_text(check['summary'], 2000), width)
         lines.append("")
     attention = [c for c in report["checks"] if c["status"] in ("fail", "warn", "unknown")]
     if attention:
@@ -219,16 +239,16 @@ def render_text(report: Mapping[str, Any], *, color: bool = False) -> str:
             action = check["remediation"]["action"]
             where = check["remediation"]["where"]
             link = check["remediation"]["link"]
-            lines.append(f"  {check['id']}: {clean_text(action, 2000) or 'see the summary above'}")
+            lines += _wrapped(f"  {check['id']}: ", clean_text(action, 2000) or "see the summary above", width)
             if where:
-                lines.append(f"      where: {clean_text(where)}")
+                lines += _wrapped("      where: ", clean_text(where), width)
             if link and is_allowed_link(link):
                 lines.append(f"      link:  {link}")
         lines.append("")
     s = report["summary"]
-    lines.append(f"Summary: {s['pass']} pass, {s['warn']} warn, {s['fail']} fail, {s['unknown']} unknown, "
-                 f"{s['skipped']} skipped, {s['info']} info.")
-    lines.append(f"Verdict: {report['verdict_text']} (exit code {report['exit_code']})")
+    lines += _wrapped("Summary: ", f"{s['pass']} pass, {s['warn']} warn, {s['fail']} fail, {s['unknown']} unknown, "
+                      f"{s['skipped']} skipped, {s['info']} info.", width)
+    lines += _wrapped("Verdict: ", f"{report['verdict_text']} (exit code {report['exit_code']})", width)
     return "\n".join(lines) + "\n"
 
 

@@ -212,3 +212,18 @@ def test_signed_in_fills_in_when_graph_reads_failed() -> None:
                        me=ReadResult("me", error="x", kind="network"))
     report = build_report(evaluate(facts, CONFIRMED), facts, CONFIRMED, signed_in=Signed())
     assert report["tenant"]["id"] == "tid-from-token" and report["operator"]["user_principal_name"] == "op@contoso.com"
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_text_view_wraps_to_the_terminal_width_under_its_own_column(width: int) -> None:
+    report = mixed_report()
+    unwrapped = render_text(report)
+    for color in (False, True):
+        text = render_text(report, color=color, width=width)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        # Links stay whole so that terminals can still open them.
+        assert all(len(line) <= width for line in plain.splitlines() if "link:" not in line), width
+        assert " ".join(plain.split()) == " ".join(unwrapped.split())  # same words, only the breaks differ
+    for check in report["checks"]:
+        row = next(line for line in plain.splitlines() if re.search(rf"\b{re.escape(check['id'])}\b", line))
+        assert row.startswith("  " + check["status"].upper())

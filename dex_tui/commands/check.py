@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -95,6 +96,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         _err(f"Report written to {path} ({fmt}).")
         _err(f"Verdict: {report['verdict_text']} (exit code {report['exit_code']})")
     else:
-        sys.stdout.write(render(report, fmt, color=fmt == "text" and _use_color(sys.stdout)))
+        on_terminal = fmt == "text" and sys.stdout.isatty()
+        width = shutil.get_terminal_size().columns if on_terminal else None
+        sys.stdout.write(render(report, fmt, color=on_terminal and _use_color(sys.stdout), width=width))
         sys.stdout.flush()
     return int(report["exit_code"])
