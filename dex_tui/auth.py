@@ -24,18 +24,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from dex_tui.errors import NetworkError, SignInError
+from dex_tui.errors import DexError, NetworkError, SignInError
+from dex_tui.graph import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
 from dex_tui.token_cache import TokenCacheStore
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # MSAL's DEBUG log dumps request parameters (the device code among them); keep it at WARNING.
 logging.getLogger("msal").setLevel(logging.WARNING)
@@ -182,6 +184,26 @@ class IdentityProviderError(SignInError):
     code = "idp_error"
 
 
+class IdentityProviderUnavailable(NetworkError):
+    """The identity provider answered HTTP 429 or 5xx: busy, throttling or failing for a while.
+
+    ``status`` is the HTTP status, ``retry_after`` the wait it asked for (seconds), if any, and
+    ``doing`` what was being done. Sign-in tries again a few times (:class:`RetryPolicy`) before this
+    reaches a person.
+    """
+
+    code = "idp_unavailable"
+    default_title = "Sign-in service unavailable"
+
+    def __init__(self, explanation: str, *, status: int, retry_after: float | None = None,
+                 codes: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> None:
+        super().__init__(explanation, **kwargs)
+        self.status = status
+        self.retry_after = retry_after
+        self.codes = codes
+        self.doing = doing
+
+
 # -- value objects ----------------------------------------------------------------------------------
 
 
@@ -265,10 +287,78 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class BrowserPolicy:
-    """Whether the browser flow may be used here, and why not."""
+    """Whether the browser flow may be used here, and why (``short``: a few words for one screen line)."""
 
     allowed: bool
     reason: str
+    short: str = ""
+
+    @property
+    def brief(self) -> str:
+        """The few-words reason (the full one when no short form was given)."""
+        return self.short or self.reason
+
+
+@dataclass(frozen=True)
+class BrowserPage:
+    """The sign-in page of a browser sign-in: its address (on the allowlist, or the sign-in stops before
+    anything opens it) and whether a graphical browser was started with it."""
+
+    url: str
+    opened: bool
+
+
+@dataclass(frozen=True)
+class SignInRetry:
+    """A busy identity provider (HTTP 429 or 5xx): sign-in waits ``delay`` seconds, then makes try
+    number ``attempt`` of ``attempts``. No secret in it; for the UI and stderr."""
+
+    host: str
+    doing: str
+    status: int
+    delay: float
+    attempt: int
+    attempts: int
+
+    def one_line(self) -> str:
+        return (f"{self.host} answered HTTP {self.status} while {self.doing}; trying again in "
+                f"{_seconds(self.delay)} (try {self.attempt} of {self.attempts}).")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How sign-in rides out a busy identity provider (HTTP 429 and 5xx from the token, device code
+    and discovery endpoints): a few tries, each with a fresh MSAL app (MSAL replays a cached error
+    reply to the same app, reference/tech.md §1.8), the provider's Retry-After honoured, otherwise
+    exponential backoff, and a cap on the total wait so nobody is left waiting for long.
+
+    ``sleep`` replaces the cancellable wait (tests pass a recorder so nothing really waits).
+    """
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 8.0
+    max_total_wait: float = 30.0
+    sleep: Callable[[float], None] | None = field(default=None, compare=False)
+
+    def delay(self, retry: int, retry_after: float | None) -> float:
+        """Seconds before retry number ``retry`` (1-based): Retry-After when given, else backoff."""
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        return min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+
+    def wait(self, seconds: float, is_cancelled: Callable[[], bool]) -> None:
+        """Wait ``seconds``, returning within a tenth of a second of ``is_cancelled()`` turning true."""
+        if self.sleep is not None:
+            self.sleep(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0 and not is_cancelled():
+            time.sleep(min(0.1, remaining))
+
+
+# Replaced by tests so CLI and wizard runs never really wait; read when an Authenticator is built.
+DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -332,6 +422,11 @@ def _describe(result: Mapping[str, Any]) -> str:
     """The first line of the provider's error description, cleaned (it is server text)."""
     text = str(result.get("error_description") or result.get("error") or "no description")
     return clean_text(text.strip().splitlines()[0] if text.strip() else text, limit=300)
+
+
+def _seconds(value: float) -> str:
+    whole = max(0, round(value))
+    return f"{whole} second{'s' if whole != 1 else ''}"
 
 
 def is_ssh_session(environ: Mapping[str, str]) -> bool:
@@ -454,6 +549,68 @@ def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
 
 _CALL_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, KeyError)
 
+# Replies worth another try: throttled (429) or a server-side failure. Anything else is an answer.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _ReplyWatch:
+    """The run's HTTP session as MSAL's ``http_client``, remembering per thread the status, Retry-After
+    and AADSTS codes of the last reply: MSAL hides the status (an error dict, or "HTTP Error: 503"),
+    and a busy provider must be told apart from a real refusal."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self._session = session
+        self._last = threading.local()
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._note(lambda: self._session.get(url, **kwargs))
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._note(lambda: self._session.post(url, **kwargs))
+
+    def close(self) -> None:
+        """The session belongs to the run, not to one MSAL app: leave it open."""
+
+    def _note(self, send: Callable[[], requests.Response]) -> requests.Response:
+        self._last.reply = None
+        response = send()
+        status = int(response.status_code)
+        retry_after, codes = None, ()
+        if status in TRANSIENT_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            codes = tuple(aadsts_codes(body)) if isinstance(body, dict) else ()
+        self._last.reply = (status, retry_after, codes)
+        return response
+
+    def busy(self) -> tuple[int, float | None, tuple[int, ...]] | None:
+        """(status, Retry-After, AADSTS codes) when this thread's last reply was a 429 or 5xx."""
+        reply = getattr(self._last, "reply", None)
+        return reply if reply is not None and reply[0] in TRANSIENT_STATUSES else None
+
+
+class _WatchedApp(msal.PublicClientApplication):
+    """MSAL's public client app talking through a :class:`_ReplyWatch`."""
+
+    def __init__(self, client_id: str, *, watch: _ReplyWatch, **kwargs: Any) -> None:
+        self.reply_watch = watch
+        super().__init__(client_id, http_client=watch, **kwargs)
+
+
+def _unless_busy(watch: _ReplyWatch, error: DexError, host: str, doing: str) -> DexError:
+    """``error``, or :class:`IdentityProviderUnavailable` when the reply behind it was a 429 or 5xx."""
+    busy = watch.busy()
+    if busy is None:
+        return error
+    status, retry_after, codes = busy
+    named = f" ({', '.join(f'AADSTS{c}' for c in codes)}, temporarily unavailable)" if codes else ""
+    return IdentityProviderUnavailable(
+        f"{host} answered HTTP {status}{named} while {doing}.", status=status, retry_after=retry_after,
+        codes=codes, doing=doing, next_step="Wait a minute and try again.")
+
 
 # -- the authenticator ----------------------------------------------------------------------------
 
@@ -464,12 +621,14 @@ class Authenticator:
     ``login_url`` is the identity host root (cloud table, ``--login-url`` or the demo host);
     ``tenant`` is the tenant segment (``organizations`` when none was given). ``session`` is the
     run's one HTTP session. ``store`` is the token cache (load it before use; this class saves it).
+    ``retry`` says how sign-in rides out HTTP 429/5xx (default :data:`DEFAULT_RETRY_POLICY`).
     """
 
     def __init__(self, *, client_id: str, login_url: str, tenant: str, session: requests.Session,
                  store: TokenCacheStore, graph_scopes: Iterable[str] = GRAPH_SCOPES,
                  extra_link_hosts: Iterable[str] = (), environ: Mapping[str, str] | None = None,
-                 on_signed_in: Callable[[SignedIn], None] | None = None) -> None:
+                 on_signed_in: Callable[[SignedIn], None] | None = None,
+                 retry: RetryPolicy | None = None) -> None:
         self.client_id = client_id
         self.login_url = login_url.rstrip("/")
         self.tenant = tenant
@@ -481,11 +640,12 @@ class Authenticator:
         self._link_hosts = (*endpoint_hosts(self.login_url), *extra_link_hosts)
         self._host = urlsplit(self.login_url).hostname or self.login_url
         self._lock = threading.RLock()
-        self._app: msal.PublicClientApplication | None = None
+        self._app: _WatchedApp | None = None
         self._account: dict | None = None
         self._signed_in: SignedIn | None = None
         self._graph_silent_scopes: tuple[str, ...] = self.graph_scopes
         self._on_signed_in = on_signed_in
+        self.retry = retry if retry is not None else DEFAULT_RETRY_POLICY
 
     # -- state --
 
@@ -496,17 +656,18 @@ class Authenticator:
 
     # -- apps --
 
-    def _new_app(self) -> msal.PublicClientApplication:
+    def _new_app(self) -> _WatchedApp:
         """A fresh MSAL app (does OpenID discovery over the network)."""
         self.store.load()
+        watch = _ReplyWatch(self.session)
+        doing = "reading the sign-in configuration"
         try:
-            return msal.PublicClientApplication(
-                self.client_id, authority=self.authority, token_cache=self.store.cache,
-                http_client=self.session, instance_discovery=False)
+            return _WatchedApp(self.client_id, watch=watch, authority=self.authority,
+                               token_cache=self.store.cache, instance_discovery=False)
         except ValueError as exc:
-            raise self._discovery_error(exc) from None
+            raise _unless_busy(watch, self._discovery_error(exc), self._host, doing) from None
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-            raise _network_error(exc, self._host, "reading the sign-in configuration") from None
+            raise _unless_busy(watch, _network_error(exc, self._host, doing), self._host, doing) from None
 
     def _discovery_error(self, exc: ValueError) -> SignInError:
         text = str(exc)
@@ -527,7 +688,7 @@ class Authenticator:
             title="Sign-in configuration unusable",
             next_step="Check --login-url: it must point to a Microsoft identity platform (v2.0) endpoint.")
 
-    def _silent_app(self) -> msal.PublicClientApplication:
+    def _silent_app(self) -> _WatchedApp:
         with self._lock:
             if self._app is None:
                 self._app = self._new_app()
@@ -546,8 +707,9 @@ class Authenticator:
         """
         return cached_accounts(self.store, host=self._host, tenant=self.tenant if _is_guid(self.tenant) else None)
 
-    def restore(self, account: CachedAccount | None = None) -> SignedIn | None:
-        """Sign in silently from the cache.
+    def restore(self, account: CachedAccount | None = None, *, is_cancelled: Callable[[], bool] = lambda: False,
+                on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn | None:
+        """Sign in silently from the cache (a busy provider is retried, see :class:`RetryPolicy`).
 
         Returns None when nothing is cached; raises :class:`AccountChoiceRequired` when several
         accounts are cached and none was chosen, :class:`SignInRequired` when the cached sign-in
@@ -565,18 +727,24 @@ class Authenticator:
             account = accounts[0]
         elif account.home_account_id not in {a.home_account_id for a in accounts}:
             return None
-        app = self._silent_app()
-        msal_account = self._msal_account(app, account.home_account_id)
-        if msal_account is None:
-            return None
-        result = self._call(app, "Signing in from the saved session",
-                            lambda: app.acquire_token_silent_with_error(list(self.graph_scopes), msal_account))
-        if result is None:
-            return None
-        if "error" in result:
-            self._drop_app()
-            raise classify_flow_error(result, context="Signing in from the saved session")
-        return self._finish(app, result, msal_account, method="cache")
+        home_account_id = account.home_account_id
+
+        def attempt() -> SignedIn | None:
+            app = self._silent_app()
+            msal_account = self._msal_account(app, home_account_id)
+            if msal_account is None:
+                return None
+            result = self._call(app, "Signing in from the saved session",
+                                lambda: app.acquire_token_silent_with_error(list(self.graph_scopes), msal_account))
+            if result is None:
+                return None
+            if "error" in result:
+                self._drop_app()
+                raise _unless_busy(app.reply_watch, classify_flow_error(result, context="Signing in from the "
+                                   "saved session"), self._host, "signing in from the saved session")
+            return self._finish(app, result, msal_account, method="cache")
+
+        return self._retrying("signing in from the saved session", attempt, is_cancelled, on_retry)
 
     def choose_account(self, username: str) -> CachedAccount:
         """The cached account with this username (case-insensitive); SignInRequired when none."""
@@ -588,15 +756,22 @@ class Authenticator:
 
     # -- device code --
 
-    def start_device_flow(self) -> DeviceCodePrompt:
-        """Ask for a new device code (a fresh MSAL app each time). Blocks for a few requests."""
+    def start_device_flow(self, *, is_cancelled: Callable[[], bool] = lambda: False,
+                          on_retry: Callable[[SignInRetry], None] | None = None) -> DeviceCodePrompt:
+        """Ask for a new device code (a fresh MSAL app each time). Blocks for a few requests; a busy
+        provider is retried (:class:`RetryPolicy`), ``on_retry`` hears of each wait."""
+        return self._retrying("asking for a sign-in code", self._start_device_flow_once, is_cancelled, on_retry)
+
+    def _start_device_flow_once(self) -> DeviceCodePrompt:
+        doing = "asking for a sign-in code"
         app = self._new_app()
         try:
             flow = app.initiate_device_flow(scopes=list(self.graph_scopes))
         except _CALL_ERRORS as exc:
-            raise _network_error(exc, self._host, "asking for a sign-in code") from None
+            raise _unless_busy(app.reply_watch, _network_error(exc, self._host, doing), self._host, doing) from None
         if "user_code" not in flow:
-            raise classify_flow_error(flow, context="Asking for a sign-in code")
+            raise _unless_busy(app.reply_watch, classify_flow_error(flow, context="Asking for a sign-in code"),
+                               self._host, doing)
         uri = str(flow.get("verification_uri") or flow.get("verification_url") or "")
         return DeviceCodePrompt(
             user_code=clean_text(flow["user_code"], limit=40),
@@ -607,43 +782,53 @@ class Authenticator:
             link_allowed=is_allowed_link(uri, self._link_hosts),
             _flow=flow, _app=app)
 
-    def complete_device_flow(self, prompt: DeviceCodePrompt,
-                             is_cancelled: Callable[[], bool] = lambda: False) -> SignedIn:
+    def complete_device_flow(self, prompt: DeviceCodePrompt, is_cancelled: Callable[[], bool] = lambda: False,
+                             *, on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn:
         """Wait until the code is entered (or cancelled, or expired) and finish the sign-in.
 
         Returns within about a second of ``is_cancelled()`` turning true (raising
         :class:`SignInCancelled`); raises :class:`DeviceCodeExpired` when the code ran out (call
-        :meth:`start_device_flow` again for a new one), or another typed :class:`SignInError`.
+        :meth:`start_device_flow` again for a new one), or another typed :class:`SignInError`. A busy
+        token endpoint is retried with a fresh MSAL app polling the same code.
         """
-        app, flow = prompt._app, prompt._flow
-        if app is None or not flow:
+        first, flow = prompt._app, prompt._flow
+        if first is None or not flow:
             raise ValueError("a DeviceCodePrompt from start_device_flow is needed")
+        apps = [first]
 
         def exit_condition(current: dict) -> bool:
             return bool(is_cancelled()) or current.get("expires_at", 0) < _now()
 
-        try:
-            result = app.acquire_token_by_device_flow(flow, exit_condition=exit_condition)
-        except _CALL_ERRORS as exc:
-            raise _network_error(exc, self._host, "waiting for the sign-in") from None
-        if "access_token" in result:
-            return self._finish(app, result, None, method="device_code")
-        if result.get("error") in ("authorization_pending", "slow_down"):
-            if is_cancelled():
-                raise SignInCancelled("The sign-in was cancelled.", next_step="Start it again when ready.")
-            raise DeviceCodeExpired("The code was not entered before it expired.",
-                                    next_step="Ask for a new code and enter it within its lifetime.")
-        raise classify_flow_error(result, context="The device code sign-in")
+        def attempt() -> SignedIn:
+            app = apps.pop() if apps else self._new_app()
+            doing = "waiting for the sign-in"
+            try:
+                result = app.acquire_token_by_device_flow(flow, exit_condition=exit_condition)
+            except _CALL_ERRORS as exc:
+                raise _unless_busy(app.reply_watch, _network_error(exc, self._host, doing), self._host,
+                                   doing) from None
+            if "access_token" in result:
+                return self._finish(app, result, None, method="device_code")
+            if result.get("error") in ("authorization_pending", "slow_down"):
+                if is_cancelled():
+                    raise SignInCancelled("The sign-in was cancelled.", next_step="Start it again when ready.")
+                raise DeviceCodeExpired("The code was not entered before it expired.",
+                                        next_step="Ask for a new code and enter it within its lifetime.")
+            raise _unless_busy(app.reply_watch, classify_flow_error(result, context="The device code sign-in"),
+                               self._host, doing)
+
+        return self._retrying("waiting for the sign-in", attempt, is_cancelled, on_retry)
 
     def sign_in_with_device_code(self, show: Callable[[DeviceCodePrompt], None],
                                  is_cancelled: Callable[[], bool] = lambda: False,
-                                 max_codes: int = 3) -> SignedIn:
+                                 max_codes: int = 3, *,
+                                 on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn:
         """The whole device code sign-in, issuing a new code when one expires (at most ``max_codes``)."""
         for attempt in range(1, max_codes + 1):
-            prompt = self.start_device_flow()
+            prompt = self.start_device_flow(is_cancelled=is_cancelled, on_retry=on_retry)
             show(prompt)
             try:
-                return self.complete_device_flow(prompt, is_cancelled)
+                return self.complete_device_flow(prompt, is_cancelled, on_retry=on_retry)
             except DeviceCodeExpired:
                 if attempt == max_codes or is_cancelled():
                     raise
@@ -658,21 +843,27 @@ class Authenticator:
 
         if is_ssh_session(self.environ):
             return BrowserPolicy(False, "this is an SSH session: a browser would open on the remote "
-                                        "machine, not in front of you")
+                                        "machine, not in front of you", "this is an SSH session")
         if not has_local_desktop(self.environ):
-            return BrowserPolicy(False, "there is no desktop session here (no DISPLAY or WAYLAND_DISPLAY)")
-        ok, why = graphical_browser_available()
-        return BrowserPolicy(ok, why)
+            return BrowserPolicy(False, "there is no desktop session here (no DISPLAY or WAYLAND_DISPLAY)",
+                                 "there is no desktop session here")
+        check = graphical_browser_available()
+        return BrowserPolicy(check.ok, check.reason, check.short)
 
     def sign_in_with_browser(self, *, is_cancelled: Callable[[], bool] = lambda: False,
                              show_url: Callable[[str], None] = lambda url: None, port: int = 0,
-                             open_browser: bool = True, timeout: float = 600.0) -> SignedIn:
+                             open_browser: bool = True, timeout: float = 600.0,
+                             on_page: Callable[[BrowserPage], None] | None = None,
+                             on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn:
         """The authorization code flow with PKCE through a loopback redirect on ``localhost:port``.
 
         With ``open_browser`` (a local desktop only: :meth:`browser_policy` must allow it) a
         graphical browser is opened; otherwise, or when it cannot open, ``show_url`` receives the
-        address to open by hand (the ``ssh -L PORT:localhost:PORT`` case). Cancellable within about
-        half a second through ``is_cancelled``.
+        address to open by hand (the ``ssh -L PORT:localhost:PORT`` case). ``on_page`` then hears of
+        the address and whether a browser was started with it, in every case (the wizard shows it
+        in case the browser did not come up). An address off the allowlist of Microsoft hosts and
+        configured endpoints is never opened nor shown. Cancellable within about half a second
+        through ``is_cancelled``; a busy provider is retried (:class:`RetryPolicy`).
         """
         from dex_tui.loopback import LoopbackReceiver, open_in_graphical_browser
 
@@ -684,7 +875,7 @@ class Authenticator:
                     next_step="Use the device code sign-in, or forward a port over SSH "
                               "(ssh -L 8400:localhost:8400 HOST) and run 'dex-tui signin --browser "
                               "--port 8400' to open the address on your own machine.")
-        app = self._new_app()
+        app = self._retrying("reading the sign-in configuration", self._new_app, is_cancelled, on_retry)
         try:
             receiver = LoopbackReceiver(port)
         except OSError as exc:
@@ -699,9 +890,18 @@ class Authenticator:
             except _CALL_ERRORS as exc:
                 raise _network_error(exc, self._host, "preparing the browser sign-in") from None
             auth_uri = flow["auth_uri"]
+            if not is_allowed_link(auth_uri, self._link_hosts):
+                raise IdentityProviderError(
+                    f"The sign-in page address the identity provider gave (host "
+                    f"{clean_text(urlsplit(auth_uri).hostname or '?', 80)!r}) "
+                    "is not a Microsoft host nor a configured endpoint, so it is not opened.",
+                    title="Sign-in page refused",
+                    next_step="Check --login-url: it must point to a Microsoft identity platform (v2.0) endpoint.")
             opened = open_in_graphical_browser(auth_uri) if open_browser else False
             if not opened:
                 show_url(auth_uri)
+            if on_page is not None:
+                on_page(BrowserPage(url=auth_uri, opened=opened))
             reply = receiver.wait(is_cancelled=is_cancelled, timeout=timeout)
         if reply is None:
             if is_cancelled():
@@ -710,13 +910,26 @@ class Authenticator:
                                   title="Sign-in timed out", next_step="Start the sign-in again.")
         if "error" in reply:
             raise classify_flow_error(reply, context="The browser sign-in")
-        try:
-            result = app.acquire_token_by_auth_code_flow(flow, reply, scopes=list(self.graph_scopes))
-        except _CALL_ERRORS as exc:
-            raise _network_error(exc, self._host, "finishing the browser sign-in") from None
-        if "access_token" not in result:
-            raise classify_flow_error(result, context="The browser sign-in")
-        return self._finish(app, result, None, method="browser")
+        apps = [app]
+
+        def redeem() -> SignedIn:
+            current = apps.pop() if apps else self._new_app()
+            doing = "finishing the browser sign-in"
+            try:
+                result = current.acquire_token_by_auth_code_flow(flow, reply, scopes=list(self.graph_scopes))
+            except _CALL_ERRORS as exc:
+                raise _unless_busy(current.reply_watch, _network_error(exc, self._host, doing), self._host,
+                                   doing) from None
+            except RuntimeError:  # MSAL's nonce or max_age check of the id_token failed
+                raise IdentityProviderError(
+                    "The identity provider's answer does not belong to this sign-in (its nonce does not match).",
+                    title="Sign-in reply refused", next_step="Start the sign-in again.") from None
+            if "access_token" not in result:
+                raise _unless_busy(current.reply_watch, classify_flow_error(result, context="The browser sign-in"),
+                                   self._host, doing)
+            return self._finish(current, result, None, method="browser")
+
+        return self._retrying("finishing the browser sign-in", redeem, is_cancelled, on_retry)
 
     # -- tokens --
 
@@ -746,6 +959,9 @@ class Authenticator:
         if "error" in result:
             self._drop_app()
             error = classify_flow_error(result, context=f"Getting a {resource} token")
+            busy = _unless_busy(app.reply_watch, error, self._host, f"getting a {resource} token")
+            if busy is not error:
+                raise busy
             if isinstance(error, ConsentRequired):
                 missing = tuple(s.rsplit("/", 1)[-1] for s in scopes)
                 raise ConsentRequired(
@@ -785,12 +1001,60 @@ class Authenticator:
 
     # -- internals --
 
-    def _call(self, app: msal.PublicClientApplication, doing: str, fn: Callable[[], Any]) -> Any:
+    def _call(self, app: _WatchedApp, doing: str, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except _CALL_ERRORS as exc:
             self._drop_app()
-            raise _network_error(exc, self._host, doing.lower()) from None
+            during = doing[:1].lower() + doing[1:]  # "Getting a Microsoft Graph token" inside a sentence
+            raise _unless_busy(app.reply_watch, _network_error(exc, self._host, during), self._host,
+                               during) from None
+
+    def _retrying(self, doing: str, attempt: Callable[[], _T], is_cancelled: Callable[[], bool],
+                  on_retry: Callable[[SignInRetry], None] | None) -> _T:
+        """``attempt()`` again (it builds a fresh MSAL app) while the provider answers 429/5xx, as
+        :attr:`retry` allows; then one clear :class:`IdentityProviderUnavailable`."""
+        policy = self.retry
+        waited = 0.0
+        number = 1
+        while True:
+            try:
+                return attempt()
+            except IdentityProviderUnavailable as busy:
+                during = busy.doing or doing
+                delay = policy.delay(number, busy.retry_after)
+                if number >= policy.attempts or waited + delay > policy.max_total_wait:
+                    raise self._gave_up(busy, during, number, waited, delay) from None
+                log.info("%s answered %d while %s; try %d in %.1fs", self._host, busy.status, during, number + 1,
+                         delay)
+                if on_retry is not None:
+                    on_retry(SignInRetry(host=self._host, doing=during, status=busy.status, delay=delay,
+                                         attempt=number + 1, attempts=policy.attempts))
+                policy.wait(delay, is_cancelled)
+                if is_cancelled():
+                    raise SignInCancelled("The sign-in was cancelled.", next_step="Start it again when ready.") \
+                        from None
+                waited += delay
+                number += 1
+
+    def _gave_up(self, busy: IdentityProviderUnavailable, doing: str, tries: int, waited: float,
+                 delay: float) -> IdentityProviderUnavailable:
+        named = f" ({', '.join(f'AADSTS{c}' for c in busy.codes)}, temporarily unavailable)" if busy.codes else ""
+        count = f"{tries} tr{'ies' if tries != 1 else 'y'}"
+        if busy.retry_after is not None and tries < self.retry.attempts:  # a Retry-After beyond the cap
+            what = (f"{self._host} answered HTTP {busy.status}{named} while {doing} and asked to wait "
+                    f"{_seconds(delay)} before trying again, longer than sign-in waits "
+                    f"({_seconds(self.retry.max_total_wait)} in all)")
+            if tries > 1:
+                what += f", after {count}"
+        else:
+            what = (f"{self._host} kept answering HTTP {busy.status}{named} while {doing}: {count} over "
+                    f"{_seconds(waited)}")
+        return IdentityProviderUnavailable(
+            f"{what}.", status=busy.status, retry_after=busy.retry_after, codes=busy.codes, doing=doing,
+            next_step="The identity provider is busy or throttling sign-ins, a temporary condition on its side "
+                      "or on the way to it. Wait a few minutes, then sign in again; if it lasts, check the "
+                      "Microsoft 365 service health and your proxy.")
 
     @staticmethod
     def _msal_account(app: msal.PublicClientApplication, home_account_id: str) -> dict | None:
@@ -889,9 +1153,11 @@ def _is_guid(value: str) -> bool:
 
 
 __all__ = [
-    "AccountChoiceRequired", "AppNotUsable", "Authenticator", "BrowserPolicy", "BrowserSignInUnavailable",
-    "CachedAccount", "ConditionalAccessBlocked", "ConsentRequired", "DeviceCodeExpired", "DeviceCodePrompt",
-    "IdentityProviderError", "MDE_APP_NAME", "MDE_SCOPE_NAME", "ROLE_NAMES", "SignInCancelled",
-    "SignInDeclined", "SignInRequired", "SignedIn", "TenantNotFound", "cached_accounts", "classify_flow_error",
-    "explain_missing_scopes", "has_local_desktop", "is_ssh_session", "token_claims",
+    "DEFAULT_RETRY_POLICY", "TRANSIENT_STATUSES",
+    "AccountChoiceRequired", "AppNotUsable", "Authenticator", "BrowserPage", "BrowserPolicy",
+    "BrowserSignInUnavailable", "CachedAccount", "ConditionalAccessBlocked", "ConsentRequired", "DeviceCodeExpired",
+    "DeviceCodePrompt", "IdentityProviderError", "IdentityProviderUnavailable", "MDE_APP_NAME", "MDE_SCOPE_NAME",
+    "ROLE_NAMES", "RetryPolicy", "SignInCancelled", "SignInDeclined", "SignInRequired", "SignInRetry", "SignedIn",
+    "TenantNotFound", "cached_accounts", "classify_flow_error", "explain_missing_scopes", "has_local_desktop",
+    "is_ssh_session", "token_claims",
 ]

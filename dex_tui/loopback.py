@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 _DONE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>dex-tui sign-in</title></head>
@@ -29,7 +29,15 @@ def _controller_name(controller: object) -> str:
     return os.path.basename(str(name).split()[0]) if str(name).strip() else type(controller).__name__
 
 
-def graphical_browser_available() -> tuple[bool, str]:
+class BrowserCheck(NamedTuple):
+    """Whether a graphical browser can be started, why (``reason``), and a few words for one line."""
+
+    ok: bool
+    reason: str
+    short: str
+
+
+def graphical_browser_available() -> BrowserCheck:
     """Whether Python's default browser is a graphical one (never a command that runs in this terminal).
 
     ``webbrowser.GenericBrowser`` runs its command in the foreground and waits for it: that is how
@@ -41,20 +49,19 @@ def graphical_browser_available() -> tuple[bool, str]:
     try:
         controller = webbrowser.get()
     except webbrowser.Error:
-        return False, "no web browser is registered on this machine"
+        return BrowserCheck(False, "no web browser is registered on this machine", "no web browser was found")
     name = _controller_name(controller)
     if type(controller) is webbrowser.GenericBrowser:
-        return False, (f"the default browser command {name!r} would run in this terminal (a console "
-                       "browser or a BROWSER setting)")
-    return True, f"the browser {name!r} opens on this desktop"
+        return BrowserCheck(False, f"the default browser command {name!r} would run in this terminal (a console "
+                                   "browser or a BROWSER setting)", "the only browser found runs in the terminal")
+    return BrowserCheck(True, f"the browser {name!r} opens on this desktop", "")
 
 
 def open_in_graphical_browser(url: str) -> bool:
     """Open ``url`` in the default graphical browser, in the background; False when that is not possible."""
     import webbrowser
 
-    ok, _ = graphical_browser_available()
-    if not ok or urlsplit(url).scheme != "https" or any(ch in url for ch in "\r\n\t "):
+    if not graphical_browser_available().ok or urlsplit(url).scheme != "https" or any(ch in url for ch in "\r\n\t "):
         return False
     try:
         controller = webbrowser.get()

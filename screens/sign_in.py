@@ -1,38 +1,52 @@
-"""Step 2: sign in with a device code (or a cached account), then show who signed in and their roles.
+"""Step 2: sign in with a device code, the browser (a local desktop only) or a cached account, then show
+who signed in and their roles.
 
 The MSAL calls run in thread workers of this screen (group ``signin``); leaving the screen or
-pressing Esc cancels them, and the core stops polling within about a second.
+pressing Esc cancels them, and the core stops polling (or listening for the browser's reply) within
+about a second. Workers never touch a widget: they post the messages below or ``screens.messages``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from dex_tui.auth import (
     AccountChoiceRequired,
+    BrowserPage,
+    BrowserPolicy,
     CachedAccount,
     DeviceCodeExpired,
     DeviceCodePrompt,
     SignedIn,
     SignInCancelled,
     SignInRequired,
+    SignInRetry,
 )
 from dex_tui.flow import get_step
 from screens import messages as msg
 from screens.base import StepScreen
+from screens.links import allowed_link
 from screens.text import plain, tenant
 from screens.workers import as_dex_error
 
 NEW_CODE = "__device_code__"
+BROWSER = "__browser__"
+
+DEMO_NO_BROWSER = BrowserPolicy(False, "demo mode: the demo's sign-in page exists only inside dex-tui, so no "
+                                       "browser could show it", "this is the demo")
+BROWSER_TURNED_OFF = BrowserPolicy(False, "starting a browser is turned off for this run",
+                                   "starting a browser is turned off")
 
 
 def spaced_code(code: str) -> str:
@@ -40,27 +54,96 @@ def spaced_code(code: str) -> str:
     return " ".join(code)
 
 
+def browser_offer(policy_of: Callable[[], BrowserPolicy], *, demo: bool, browser_allowed: bool) -> BrowserPolicy:
+    """Whether the wizard offers the browser sign-in: the core's policy (local desktop, no SSH, a graphical
+    browser), and never in demo mode or when this run must not start a browser (``WizardApp.browser_allowed``).
+    ``policy_of`` may look for a browser, so call this in a worker."""
+    if demo and not browser_allowed:
+        return DEMO_NO_BROWSER
+    policy = policy_of()
+    if policy.allowed and not browser_allowed:
+        return BROWSER_TURNED_OFF
+    return policy
+
+
+def not_offered_line(policy: BrowserPolicy) -> str:
+    """The one line that says why the browser sign-in is not offered ('' when it is)."""
+    return "" if policy.allowed else f"Browser sign-in is not offered: {policy.brief}."
+
+
+class SignInOptions(msg.AccountsFound):
+    """Cached accounts, token cache notices, and whether the browser sign-in is offered."""
+
+    def __init__(self, accounts: list[CachedAccount], notices: list[str], browser: BrowserPolicy) -> None:
+        super().__init__(accounts, notices)
+        self.browser = browser
+
+
+class BrowserPageShown(Message):
+    """The browser sign-in's page: its address, and whether a browser was started with it."""
+
+    def __init__(self, page: BrowserPage) -> None:
+        super().__init__()
+        self.page = page
+
+
+class SignInRetrying(Message):
+    """The identity provider answered 429/5xx; the sign-in tries again after a pause."""
+
+    def __init__(self, notice: SignInRetry) -> None:
+        super().__init__()
+        self.notice = notice
+
+
 class SignInScreen(StepScreen):
     STEP_ID = "signin"
+    DEFAULT_CSS = """
+    #browser-note {
+        color: $text-muted;
+        text-style: italic;
+        height: auto;
+    }
+    #browser-panel {
+        height: auto;
+        max-width: 90;
+        border: round $accent;
+        padding: 0 1;
+        margin: 1 0 0 0;
+    }
+    #browser-panel Static {
+        height: auto;
+    }
+    #browser-keys {
+        color: $text-muted;
+    }
+    """
     BINDINGS = [
         Binding("c", "copy_code", "Copy code", id="signin.copy"),
+        Binding("c", "copy_address", "Copy address", id="signin.copy_address"),
         Binding("o", "open_page", "Open page", id="signin.open"),
+        Binding("o", "open_again", "Open again", id="signin.open_again"),
         Binding("n", "new_code", "New code", id="signin.new"),
+        Binding("b", "browser", "Browser", id="signin.browser"),
         Binding("a", "demo_approve", "Approve", id="signin.demo_approve"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.prompt: DeviceCodePrompt | None = None
+        self.page: BrowserPage | None = None
+        self.browser = BrowserPolicy(False, "not known yet")
         self.prompt_seconds = 0
         self.prompt_received = 0.0
-        self.state = "idle"  # idle, preparing, accounts, waiting, signing, signed_in, stopped
+        # idle, preparing, accounts, waiting (device code), browser (waiting for it), signing, signed_in, stopped
+        self.state = "idle"
+        self._accounts: dict[str, CachedAccount] = {}
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="signin-scroll"):
             if self.wizard.notice:
                 yield Static(plain(self.wizard.notice), id="notice")
             yield Static("", id="signin-status")
+            yield Static("", id="browser-note")
             yield OptionList(id="accounts")
             with Vertical(id="code-panel"):
                 yield Static("", id="code-step-1")
@@ -68,13 +151,17 @@ class SignInScreen(StepScreen):
                 yield Static("2. Enter this code:", id="code-step-2")
                 yield Static("", id="user-code")
                 yield Static("", id="code-expiry")
+            with Vertical(id="browser-panel"):
+                yield Static("", id="browser-step")
+                yield Static("", id="browser-url")
+                yield Static("", id="browser-keys")
             yield Static("", id="who")
             yield Static("", id="cache-notice")
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#accounts", OptionList).display = False
-        self.query_one("#code-panel").display = False
+        for selector in ("#accounts", "#code-panel", "#browser-panel", "#browser-note"):
+            self.query_one(selector).display = False
         self.set_interval(1.0, self._tick)
         if self.wizard.session is not None:
             self._show_signed_in(self.wizard.session)
@@ -86,10 +173,14 @@ class SignInScreen(StepScreen):
         waiting = self.state == "waiting" and self.prompt is not None
         if action in ("copy_code", "open_page"):
             return waiting
+        if action in ("copy_address", "open_again"):
+            return self.state == "browser" and self._shown_url() is not None
         if action == "demo_approve":
             return waiting and self.wizard.fake_cloud is not None
         if action == "new_code":
             return self.state in ("stopped", "accounts")
+        if action == "browser":
+            return self.state in ("stopped", "accounts") and self.browser.allowed
         return True
 
     # -- state display -------------------------------------------------------------------------
@@ -102,27 +193,41 @@ class SignInScreen(StepScreen):
         self.refresh_bindings()
         self.refresh_frame()
 
+    def _hide_panels(self) -> None:
+        for selector in ("#accounts", "#code-panel", "#browser-panel"):
+            self.query_one(selector).display = False
+
+    def _shown_url(self) -> str | None:
+        """The browser sign-in's address when it may be shown and opened (on the link allowlist)."""
+        if self.page is None or not allowed_link(self.page.url, self.wizard.settings):
+            return None
+        return self.page.url
+
     # -- workers -------------------------------------------------------------------------------
 
     def _prepare(self) -> None:
         self._set_state("preparing")
         self._status("Preparing sign-in…")
         self.wizard.ensure_runtime()  # built on the UI thread (no network) before a worker uses it
-        if self.wizard.needs_new_code:  # the cached sign-in stopped working: a new code, no picker
-            self._start_device_code()
-            return
-        self._find_accounts()
+        self._find_options(self.wizard.settings.is_demo, self.wizard.browser_allowed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
-    def _find_accounts(self) -> None:
-        """Build the authenticator (may read the tenant's metadata) and list cached accounts."""
+    def _find_options(self, demo: bool, browser_allowed: bool) -> None:
+        """Build the authenticator (may read the tenant's metadata), list cached accounts, and decide
+        whether the browser sign-in is offered (looking for a browser may start a process)."""
         runtime = self.wizard.runtime
         try:
-            accounts = runtime.authenticator().accounts()
+            auth = runtime.authenticator()
+            accounts = auth.accounts()
+            policy = browser_offer(auth.browser_policy, demo=demo, browser_allowed=browser_allowed)
         except Exception as exc:  # every failure goes to the error dialog
             self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
             return
-        self.post_message(msg.AccountsFound(accounts, [n.one_line() for n in runtime.cache_notices()]))
+        self.post_message(SignInOptions(accounts, [n.one_line() for n in runtime.cache_notices()], policy))
+
+    def _retrying(self, notice: SignInRetry) -> None:
+        """Worker side: tell the screen the provider is busy and when the next try comes."""
+        self.post_message(SignInRetrying(notice))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
     def _device_code(self) -> None:
@@ -130,7 +235,7 @@ class SignInScreen(StepScreen):
         auth = self.wizard.runtime.authenticator()
         try:
             signed = auth.sign_in_with_device_code(lambda prompt: self.post_message(msg.DeviceCodeIssued(prompt)),
-                                                   is_cancelled=lambda: worker.is_cancelled)
+                                                   is_cancelled=lambda: worker.is_cancelled, on_retry=self._retrying)
         except SignInCancelled:
             self.post_message(msg.SignInCancelled())
             return
@@ -143,11 +248,41 @@ class SignInScreen(StepScreen):
         self.post_message(msg.SignedIn(signed))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
-    def _restore(self, account: CachedAccount) -> None:
+    def _browser_sign_in(self) -> None:
+        """The browser sign-in: opens the page in the desktop's graphical browser and waits for its reply."""
+        worker = get_current_worker()
+        auth = self.wizard.runtime.authenticator()
         try:
-            signed = self.wizard.runtime.authenticator().restore(account)
+            signed = auth.sign_in_with_browser(is_cancelled=lambda: worker.is_cancelled,
+                                               on_page=lambda page: self.post_message(BrowserPageShown(page)),
+                                               on_retry=self._retrying)
+        except SignInCancelled as stopped:
+            self.post_message(msg.SignInCancelled() if worker.is_cancelled else msg.WorkerFailed(stopped, "signin"))
+            return
+        except Exception as exc:
+            self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
+            return
+        self.post_message(msg.SignedIn(signed))
+
+    @work(thread=True, exit_on_error=False, group="signin-open")
+    def _open_again(self, url: str) -> None:
+        """Start the graphical browser on the page again (never a console browser; may take a moment)."""
+        from dex_tui.loopback import open_in_graphical_browser
+
+        if not open_in_graphical_browser(url):
+            self.post_message(BrowserPageShown(BrowserPage(url=url, opened=False)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
+    def _restore(self, account: CachedAccount) -> None:
+        worker = get_current_worker()
+        try:
+            signed = self.wizard.runtime.authenticator().restore(account, is_cancelled=lambda: worker.is_cancelled,
+                                                                 on_retry=self._retrying)
         except (SignInRequired, AccountChoiceRequired) as exc:
             self.post_message(msg.WorkerFailed(exc, "signin-restore"))
+            return
+        except SignInCancelled:
+            self.post_message(msg.SignInCancelled())
             return
         except Exception as exc:
             self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
@@ -161,25 +296,40 @@ class SignInScreen(StepScreen):
 
     # -- message handlers ----------------------------------------------------------------------
 
-    @on(msg.AccountsFound)
-    def _accounts_found(self, message: msg.AccountsFound) -> None:
+    @on(SignInOptions)
+    def _options_found(self, message: SignInOptions) -> None:
         message.stop()
+        self.browser = message.browser
+        note = self.query_one("#browser-note", Static)
+        note.update(plain(not_offered_line(message.browser)))
+        note.display = not message.browser.allowed
         notice = self.query_one("#cache-notice", Static)
         notice.update(plain("\n".join(message.notices), style="italic"))
         notice.display = bool(message.notices)
-        if not message.accounts:
+        # The cached sign-in just stopped working: no account picker, a new sign-in.
+        accounts = [] if self.wizard.needs_new_code else message.accounts
+        if not accounts and not self.browser.allowed:
             self._start_device_code()
             return
-        accounts = self.query_one("#accounts", OptionList)
-        accounts.clear_options()
-        for account in message.accounts:
-            accounts.add_option(Option(tenant(account.label()), id=account.home_account_id))
-        accounts.add_option(Option("Sign in with a new code (another account)", id=NEW_CODE))
-        self._accounts = {a.home_account_id: a for a in message.accounts}
-        accounts.display = True
-        accounts.highlighted = 0
-        accounts.focus()
-        self._status("You signed in on this machine before. Choose an account, or sign in anew:")
+        self._show_choices(accounts)
+
+    def _show_choices(self, accounts: list[CachedAccount]) -> None:
+        """The picker: cached accounts, then the browser (when offered) and a device code."""
+        picker = self.query_one("#accounts", OptionList)
+        picker.clear_options()
+        for account in accounts:
+            picker.add_option(Option(tenant(account.label()), id=account.home_account_id))
+        if self.browser.allowed:
+            picker.add_option(Option("Sign in with your browser (another account)" if accounts
+                                     else "Sign in with your browser (it opens on this desktop)", id=BROWSER))
+        picker.add_option(Option("Sign in with a new code (another account)" if accounts
+                                 else "Sign in with a code (enter it on any device)", id=NEW_CODE))
+        self._accounts = {a.home_account_id: a for a in accounts}
+        picker.display = True
+        picker.highlighted = 0
+        picker.focus()
+        self._status("You signed in on this machine before. Choose an account, or sign in anew:" if accounts
+                     else "How do you want to sign in?")
         self._set_state("accounts")
 
     @on(OptionList.OptionSelected, "#accounts")
@@ -189,15 +339,26 @@ class SignInScreen(StepScreen):
         if event.option_id == NEW_CODE:
             self._start_device_code()
             return
+        if event.option_id == BROWSER:
+            self._start_browser()
+            return
         account = self._accounts[str(event.option_id)]
         self._set_state("signing")
         self._status(plain("Signing in as ") + tenant(account.username, style="bold") + plain("…"))
         self._restore(account)
 
     def _start_device_code(self) -> None:
+        self._hide_panels()
         self._set_state("signing")
         self._status("Asking Microsoft Entra for a sign-in code…")
         self._device_code()
+
+    def _start_browser(self) -> None:
+        self._hide_panels()
+        self.page = None
+        self._set_state("signing")
+        self._status("Opening the sign-in page in your browser…")
+        self._browser_sign_in()
 
     @on(msg.DeviceCodeIssued)
     def _code_issued(self, message: msg.DeviceCodeIssued) -> None:
@@ -219,6 +380,32 @@ class SignInScreen(StepScreen):
         self._set_state("waiting")
         self._tick()
 
+    @on(BrowserPageShown)
+    def _page_shown(self, message: BrowserPageShown) -> None:
+        message.stop()
+        if self.state not in ("signing", "browser"):
+            return  # cancelled meanwhile
+        self.page = message.page
+        url = self._shown_url()
+        started = ("Your browser should now show the Microsoft sign-in page. If it did not open, open this "
+                   "address in a browser on this computer:") if message.page.opened else \
+            "The browser could not be started. Open this address in a browser on this computer:"
+        self.query_one("#browser-step", Static).update(plain(started))
+        self.query_one("#browser-url", Static).update(
+            tenant(url, style="bold underline", limit=4000) if url is not None else
+            plain("(the address is not on the allowlist of Microsoft hosts and configured endpoints, so it is "
+                  "not shown; check --login-url)"))
+        self.query_one("#browser-keys", Static).update("c copies the address · o opens it again" if url else "")
+        self.query_one("#browser-panel").display = True
+        self._status("Waiting for you to finish signing in in the browser… Esc cancels.")
+        self._set_state("browser")
+
+    @on(SignInRetrying)
+    def _retry_notice(self, message: SignInRetrying) -> None:
+        message.stop()
+        if self.state in ("signing", "waiting", "browser"):
+            self._status(plain(message.notice.one_line() + " Esc cancels."))
+
     def _tick(self) -> None:
         if self.state != "waiting" or self.prompt is None:
             return
@@ -230,41 +417,52 @@ class SignInScreen(StepScreen):
     @on(msg.DeviceCodeExpired)
     def _code_expired(self, message: msg.DeviceCodeExpired) -> None:
         message.stop()
-        self._stop("The code expired several times without a sign-in. Press n for a new code.")
+        self._stop("The code expired several times without a sign-in.", "for a new code")
 
     @on(msg.SignInCancelled)
     def _cancelled(self, message: msg.SignInCancelled) -> None:
         message.stop()
-        self._stop("Sign-in cancelled. Press n for a new code, or Esc to go back.")
+        self._stop("Sign-in cancelled.", "for a new code", back=True)
 
-    def _stop(self, text: str) -> None:
+    def _stop(self, text: str, n_does: str, *, back: bool = False) -> None:
+        """Stop showing a pending sign-in and say which keys start another (n; b when the browser is
+        offered; Esc to go back)."""
         self.prompt = None
-        self.query_one("#code-panel").display = False
-        self._status(text, "bold")
+        self.page = None
+        self._hide_panels()
+        keys = [f"n {n_does}"] + (["b for the browser"] if self.browser.allowed else [])
+        if back:
+            keys.append("Esc to go back")
+        listed = keys[0] if len(keys) == 1 else ", ".join(keys[:-1]) + ", or " + keys[-1]
+        self._status(f"{text} Press {listed}.", "bold")
         self._set_state("stopped")
 
     @on(msg.WorkerFailed)
     def _failed(self, message: msg.WorkerFailed) -> None:
         """Sign-in errors: the error dialog, then a way to try again. A cached account that no longer
-        works falls back to a device code."""
+        works falls back to a new sign-in."""
         message.stop()
         if message.group == "signin-restore":
             self.notify(message.error.explanation, title=message.error.title, severity="warning", markup=False)
-            self._start_device_code()
+            if self.browser.allowed:
+                self._show_choices([])
+            else:
+                self._start_device_code()
             return
-        self._stop("Sign-in did not complete. Press n to try again.")
+        self._stop("Sign-in did not complete.", "to try again with a code" if self.browser.allowed else "to try again")
         self.wizard.show_error(message.error)
 
     @on(msg.SignedIn)
     def _signed_in(self, message: msg.SignedIn) -> None:
         message.stop()
         self.prompt = None
+        self.page = None
         self.wizard.signed_in(message.session)
         self._show_signed_in(message.session)
 
     def _show_signed_in(self, signed: SignedIn) -> None:
-        self.query_one("#code-panel").display = False
-        self.query_one("#accounts", OptionList).display = False
+        self._hide_panels()
+        self.query_one("#browser-note").display = False
         following = get_step(self.wizard.resume_to).title if self.wizard.resume_to else "the live checks"
         self._status(plain("✔ Signed in. ", style="bold") + plain(f"Next ▶ (Enter) goes on to {following}."))
         self.query_one("#who", Static).update(who_text(signed, self.wizard.cloud_note()))
@@ -280,14 +478,29 @@ class SignInScreen(StepScreen):
         self.notify("Code copied through the terminal (OSC 52). If your terminal ignores it, type the code "
                     "shown.", markup=False)
 
+    def action_copy_address(self) -> None:
+        url = self._shown_url()
+        if url is not None:
+            self.app.copy_to_clipboard(url)
+            self.notify("Address copied through the terminal (OSC 52). Open it in a browser on this computer.",
+                        markup=False)
+
     def action_open_page(self) -> None:
         if self.prompt is not None and self.prompt.link_allowed:
             self.app.open_url(self.prompt.verification_uri)
 
+    def action_open_again(self) -> None:
+        url = self._shown_url()
+        if url is not None and self.state == "browser":
+            self._open_again(url)
+
     def action_new_code(self) -> None:
         if self.state in ("stopped", "accounts"):
-            self.query_one("#accounts", OptionList).display = False
             self._start_device_code()
+
+    def action_browser(self) -> None:
+        if self.state in ("stopped", "accounts") and self.browser.allowed:
+            self._start_browser()
 
     def action_demo_approve(self) -> None:
         cloud = self.wizard.fake_cloud
@@ -296,9 +509,9 @@ class SignInScreen(StepScreen):
             self._status("Demo: sign-in approved at the (fake) verification page. Finishing…")
 
     def action_back(self) -> None:
-        if self.state in ("waiting", "signing", "preparing"):
+        if self.state in ("waiting", "browser", "signing", "preparing"):
             self.workers.cancel_group(self, "signin")
-            self._stop("Sign-in cancelled. Press n for a new code, or Esc to go back.")
+            self._stop("Sign-in cancelled.", "for a new code", back=True)
             return
         super().action_back()
 

@@ -10,6 +10,7 @@ import pytest
 
 from dex_tui.audit import AuditTrail, audit_path
 from dex_tui.errors import UsageError
+from tests.test_secrets_support import umask
 
 
 def _trail(state_dir: Path) -> AuditTrail:
@@ -55,3 +56,36 @@ def test_damaged_line_is_named(state_dir: Path) -> None:
         handle.write("{oops\n")
     with pytest.raises(UsageError, match="line 2"):
         trail.read()
+
+
+def test_a_looser_file_and_directory_are_tightened_when_written(state_dir: Path) -> None:
+    """A trail left 0644 (an older version, or a user's umask) becomes owner-only at the next record."""
+    trail = _trail(state_dir)
+    trail.path.parent.mkdir(parents=True)
+    trail.path.write_text('{"event": "terms_accepted", "by": "earlier"}\n')
+    trail.path.chmod(0o644)
+    trail.path.parent.chmod(0o755)
+    trail.record("role_granted", by="admin@contoso.com", role="security_operator")
+    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(trail.path.parent.stat().st_mode) == 0o700
+    assert [r["by"] for r in trail.read()] == ["earlier", "admin@contoso.com"]  # appended, nothing lost
+
+
+def test_a_looser_file_is_tightened_when_read(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    trail.record("terms_accepted", by="a")
+    trail.path.chmod(0o666)
+    assert len(trail.read()) == 1
+    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+
+
+def test_a_new_trail_is_private_even_under_a_permissive_umask(state_dir: Path) -> None:
+    with umask(0):
+        trail = _trail(state_dir)
+        trail.record("terms_accepted", by="a")
+    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(trail.path.parent.stat().st_mode) == 0o700
+
+
+def test_reading_a_missing_trail_gives_nothing(state_dir: Path) -> None:
+    assert _trail(state_dir).read() == []

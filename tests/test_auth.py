@@ -469,3 +469,20 @@ def test_untrusted_certificate_is_explained(tmp_path: Path) -> None:
         with pytest.raises(NetworkError) as caught:
             runtime.authenticator().start_device_flow()
         assert "--ca-bundle" in caught.value.next_step
+
+
+def test_a_busy_refresh_names_the_status_and_the_next_call_uses_a_fresh_app() -> None:
+    """Silent tokens are not retried here (the Graph client has its own retries), but a 503 says what
+    it is, and MSAL's cached error reply never blocks the next call (the app is rebuilt)."""
+    from dex_tui.auth import IdentityProviderUnavailable
+
+    cloud = FakeCloud(load_scenario("ready").with_faults(
+        {"endpoint": "login.token", "kind": "status", "status": 503, "skip": 1, "count": 1}))
+    runtime = demo_runtime(cloud)
+    sign_in(runtime)
+    with pytest.raises(IdentityProviderUnavailable) as caught:
+        runtime.graph_token(force_refresh=True)
+    assert caught.value.exit_code == ExitCode.CANNOT_EVALUATE and caught.value.status == 503
+    assert "answered HTTP 503 (AADSTS90033, temporarily unavailable) while getting a Microsoft Graph token" \
+        in caught.value.explanation
+    assert graph_get(runtime, "/me", runtime.graph_token(force_refresh=True)) == 200

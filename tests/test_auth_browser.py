@@ -9,11 +9,21 @@ import threading
 import time
 import webbrowser
 
+import msal
 import pytest
 import requests
 
 import dex_tui.commands.signin as signin_command
-from dex_tui.auth import Authenticator, BrowserSignInUnavailable, SignInCancelled, SignInDeclined
+from dex_tui.auth import (
+    Authenticator,
+    BrowserPage,
+    BrowserSignInUnavailable,
+    IdentityProviderError,
+    RetryPolicy,
+    SignInCancelled,
+    SignInDeclined,
+    SignInRetry,
+)
 from dex_tui.cli import run
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.loopback import LoopbackReceiver, graphical_browser_available, open_in_graphical_browser
@@ -215,3 +225,72 @@ def test_authenticator_rejects_a_busy_port() -> None:
                              store=_runtime().cache_store, environ={})
         with pytest.raises(BrowserSignInUnavailable):
             auth.sign_in_with_browser(open_browser=False, port=taken.port)
+
+
+def test_on_page_hears_the_address_and_whether_a_browser_opened(monkeypatch) -> None:
+    runtime = _runtime(environ=DESKTOP)
+    visit = _browser_for(runtime)
+    pages: list[BrowserPage] = []
+    shown: list[str] = []
+
+    class Fails(_Graphical):
+        def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+            return False
+
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: Fails("xdg-open"))
+
+    def page(found: BrowserPage) -> None:
+        pages.append(found)
+        visit(found.url)
+
+    signed = runtime.authenticator().sign_in_with_browser(show_url=shown.append, on_page=page, timeout=10)
+    assert signed.method == "browser"
+    assert len(pages) == 1 and pages[0].opened is False and shown == [pages[0].url]
+    assert pages[0].url.startswith("https://login.demo.test/") and "code_challenge=" in pages[0].url
+
+
+def test_a_sign_in_page_off_the_allowlist_is_never_opened(monkeypatch) -> None:
+    """A discovery document pointing the browser elsewhere: nothing is opened, shown, or listened for long."""
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: opened.append("asked") or _Graphical("x"))
+    monkeypatch.setattr(msal.PublicClientApplication, "initiate_auth_code_flow",
+                        lambda self, **kwargs: {"auth_uri": "https://evil.example.com/authorize?x=1", "state": "s"})
+    shown: list[str] = []
+    pages: list[BrowserPage] = []
+    with pytest.raises(IdentityProviderError) as caught:
+        _runtime(environ=DESKTOP).authenticator().sign_in_with_browser(show_url=shown.append, on_page=pages.append,
+                                                                       open_browser=False, timeout=5)
+    assert caught.value.title == "Sign-in page refused" and "evil.example.com" in caught.value.explanation
+    assert "--login-url" in caught.value.next_step
+    assert shown == [] and pages == [] and opened == []
+
+
+def test_a_busy_token_endpoint_is_retried_after_the_browser(monkeypatch) -> None:
+    scenario = load_scenario("ready").with_faults({"endpoint": "login.token", "kind": "throttle",
+                                                   "retry_after": 2, "count": 1})
+    runtime = Runtime(Settings(demo="ready"), fake_cloud=FakeCloud(scenario), environ={})
+    waited: list[float] = []
+    auth = runtime.authenticator()
+    auth.retry = RetryPolicy(sleep=waited.append)
+    heard: list[SignInRetry] = []
+    signed = auth.sign_in_with_browser(show_url=_browser_for(runtime), open_browser=False, timeout=10,
+                                       on_retry=heard.append)
+    assert signed.method == "browser" and waited == [2.0]
+    assert [(n.doing, n.status) for n in heard] == [("finishing the browser sign-in", 429)]
+
+
+def test_policy_reasons_have_a_short_form_for_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: _Graphical("xdg-open"))
+    auth = _runtime().authenticator()
+    auth.environ = {"SSH_TTY": "/dev/pts/0", **DESKTOP}
+    assert auth.browser_policy().brief == "this is an SSH session"
+    auth.environ = {}
+    assert auth.browser_policy().brief == "there is no desktop session here"
+
+    def nothing(using=None):
+        raise webbrowser.Error("could not locate runnable browser")
+
+    auth.environ = DESKTOP
+    monkeypatch.setattr(webbrowser, "get", nothing)
+    policy = auth.browser_policy()
+    assert not policy.allowed and policy.brief == "no web browser was found"

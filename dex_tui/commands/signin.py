@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from dex_tui.auth import Authenticator, CachedAccount, DeviceCodePrompt, SignedIn
+    from dex_tui.auth import Authenticator, CachedAccount, DeviceCodePrompt, SignedIn, SignInRetry
     from dex_tui.runtime import Runtime
     from dex_tui.settings import Settings
 
@@ -76,11 +76,11 @@ def headless_sign_in(runtime: Runtime, *, interactive: bool = True, account: str
     signed: SignedIn | None = None
     chosen = auth.choose_account(account) if account else None
     try:
-        signed = auth.restore(chosen)
+        signed = auth.restore(chosen, on_retry=_retrying)
     except AccountChoiceRequired as several:
         if not interactive or not sys.stdin.isatty():
             raise
-        signed = auth.restore(_ask_account(several.accounts))
+        signed = auth.restore(_ask_account(several.accounts), on_retry=_retrying)
     except SignInRequired as why:
         if not interactive:
             raise
@@ -104,7 +104,11 @@ def _device_code(runtime: Runtime, auth: Authenticator) -> SignedIn:
             _err("(demo: approving the code as the operator would at the sign-in page)")
             cloud.approve_device_code()
 
-    return auth.sign_in_with_device_code(show)
+    return auth.sign_in_with_device_code(show, on_retry=_retrying)
+
+
+def _retrying(notice: SignInRetry) -> None:
+    _err(notice.one_line())
 
 
 def _browser(auth: Authenticator, port: int | None) -> SignedIn:
@@ -125,7 +129,8 @@ def _browser(auth: Authenticator, port: int | None) -> SignedIn:
 
     if policy.allowed:
         _err("Opening the sign-in page in your browser...")
-    return auth.sign_in_with_browser(show_url=show_url, port=port or 0, open_browser=policy.allowed)
+    return auth.sign_in_with_browser(show_url=show_url, port=port or 0, open_browser=policy.allowed,
+                                     on_retry=_retrying)
 
 
 def _ask_account(accounts: list[CachedAccount]) -> CachedAccount:
