@@ -23,12 +23,14 @@ SUBCOMMANDS: dict[str, str] = {
     "signout": "forget remembered sign-ins: the accounts, the encrypted cache file and its key",
     "demo-server": "serve a demo tenant over loopback HTTPS for --login-url/--graph-url/--mde-url/--ca-bundle",
     "check": "run the live checks headless and print or write the readiness report (exit code = verdict)",
+    "demo-record": "play a demo walkthrough in the wizard headless and write an SVG screenshot per marked step",
 }
 _MODULES: dict[str, str] = {
     "signin": "signin",
     "signout": "signin",
     "demo-server": "demo_server",
     "check": "check",
+    "demo-record": "demo_record",
 }
 
 EPILOG = """\

@@ -74,7 +74,8 @@ class ReviewScreen(StepScreen):
         answers = wizard.flow.answers
         ids = CHECK_IDS  # every check, those skipped for this service too (with why)
         results = [wizard.results[i] for i in ids if i in wizard.results]
-        self.query_one("#verdict", Static).update(verdict_text(results, wizard.checks_running, len(ids)))
+        verdict = verdict_text(results, wizard.checks_running, len(ids))
+        self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
         self.query_one("#warnings", Static).update(self._warnings(results, answers))
         self.query_one("#decisions", Static).update(decisions_text(answers))
         self.query_one("#all-checks", Static).update(checks_text(results))
@@ -83,6 +84,15 @@ class ReviewScreen(StepScreen):
         self.query_one("#next-steps", Static).update(
             plain("\n".join(f"{n}. {line}" for n, line in enumerate(steps, start=1))))
         self.refresh_frame()
+
+    def _tenant_label(self) -> Text:
+        """Which tenant the verdict is about (its name and default domain, as Graph reported them)."""
+        checker = self.wizard.checker
+        org = checker.facts.get("organization") if checker is not None else None
+        if org is None or not org.display_name:
+            return Text("")
+        domain = plain(" (") + tenant(org.default_domain) + plain(")") if org.default_domain else Text("")
+        return tenant(org.display_name, style="bold") + domain + plain(": ")
 
     def _warnings(self, results: list[CheckResult], answers: Answers) -> Text:
         text = Text()
