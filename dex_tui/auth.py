@@ -224,6 +224,9 @@ class CachedAccount:
 class DeviceCodePrompt:
     """What the operator needs to finish a device code sign-in: the code, where to enter it, until when.
 
+    ``expires_at`` is MSAL's wall-clock stamp; ``expires_in`` is the lifetime the identity platform
+    granted, for a countdown kept on the caller's own clock.
+
     ``link_allowed`` says whether ``verification_uri`` may be opened or shown as a link (a Microsoft
     host or a configured endpoint). The device code itself stays inside, out of ``repr``.
     """
@@ -234,6 +237,7 @@ class DeviceCodePrompt:
     message: str
     interval: int
     link_allowed: bool
+    expires_in: int = 900
     _flow: dict = field(repr=False, compare=False, default_factory=dict)
     _app: Any = field(repr=False, compare=False, default=None)
 
@@ -780,6 +784,7 @@ class Authenticator:
             message=clean_text(flow.get("message") or "", limit=500),
             interval=int(flow.get("interval") or 5),
             link_allowed=is_allowed_link(uri, self._link_hosts),
+            expires_in=int(flow.get("expires_in") or 900),
             _flow=flow, _app=app)
 
     def complete_device_flow(self, prompt: DeviceCodePrompt, is_cancelled: Callable[[], bool] = lambda: False,

@@ -8,7 +8,6 @@ about a second. Workers never touch a widget: they post the messages below or ``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from rich.text import Text
@@ -366,7 +365,7 @@ class SignInScreen(StepScreen):
         renewed = self.prompt is not None
         prompt: DeviceCodePrompt = message.code
         self.prompt = prompt
-        self.prompt_seconds = max(0, round(prompt.expires_at - time.time()))  # MSAL stamps the wall clock
+        self.prompt_seconds = prompt.expires_in  # counted down on the app's clock, not MSAL's wall-clock stamp
         self.prompt_received = self.wizard.clock()
         self.query_one("#code-step-1", Static).update("1. On any device with a browser, open:")
         url = prompt.verification_uri if prompt.link_allowed else "(the link the identity provider sent is not on "\

@@ -20,11 +20,11 @@ def test_signin_ready_120x40(request: pytest.FixtureRequest) -> None:
 
 def test_signin_code_waiting_80x24(request: pytest.FixtureRequest) -> None:
     """The code waits for approval (the demo's "a" key); its countdown is frozen at 15:00."""
-    assert shoot(request, "fresh", "80x24", WAITING_FOR_CODE, approval="on_demand", freeze_wall_clock=True)
+    assert shoot(request, "fresh", "80x24", WAITING_FOR_CODE, approval="on_demand")
 
 
 def test_signin_code_waiting_120x40(request: pytest.FixtureRequest) -> None:
-    assert shoot(request, "fresh", "120x40", WAITING_FOR_CODE, approval="on_demand", freeze_wall_clock=True)
+    assert shoot(request, "fresh", "120x40", WAITING_FOR_CODE, approval="on_demand")
 
 
 def test_signin_gcc_120x40(request: pytest.FixtureRequest) -> None:

@@ -20,7 +20,6 @@ there. That costs one sign-in instead of a walk through every step (tests/test_w
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,7 +33,7 @@ from dex_tui.demo import load_scenario
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, steps_for
 from dex_tui.progress import Progress, ProgressStore, tenant_key
 from screens.app import WizardApp
-from tests.test_wizard_support import FROZEN_CLOCK, NOW, make_app, reach, shown, wait_for
+from tests.test_wizard_support import NOW, make_app, reach, shown, wait_for
 
 SIZES: dict[str, tuple[int, int]] = {"80x24": (80, 24), "120x40": (120, 40)}
 STATE_DIR = Path("state")  # relative: the picture must not show the test's temporary directory
@@ -55,19 +54,15 @@ class Choices:
 
 def shoot(request: pytest.FixtureRequest, scenario: str, size: str, drive: Drive | None = None, *,
           start: str | None = None, choices: Choices = Choices(), approval: str | None = None,
-          freeze_wall_clock: bool = False, **knobs: Any) -> bool:
+          **knobs: Any) -> bool:
     """Run the wizard on ``scenario`` at ``size`` ("80x24" or "120x40"), let ``drive`` take it to the
     screen to show, and compare the picture with the test's committed snapshot.
 
     ``start`` resumes at that step with the answers ``choices`` give up to it (signed in, settled)
-    before ``drive`` runs. ``freeze_wall_clock`` also stops ``time.time`` (for the device code panel:
-    MSAL stamps the code's expiry with the wall clock, and the panel counts down from it). ``knobs``
-    go to the scenario.
+    before ``drive`` runs. ``knobs`` go to the scenario.
     """
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     monkeypatch.chdir(request.getfixturevalue("tmp_path"))
-    if freeze_wall_clock:
-        monkeypatch.setattr(time, "time", lambda: FROZEN_CLOCK)
     if start is not None:
         save_progress(scenario, start, choices)
     app = make_app(STATE_DIR, scenario, approval=approval, no_wait=True, **knobs)

@@ -269,3 +269,22 @@ async def test_role_decisions_are_audited_when_made(state_dir: Path) -> None:
     saved = json.loads((state_dir / "progress" / "demo-ready.json").read_text())
     assert saved["answers"]["roles"] == {"security_operator": True}
     assert saved["answers"]["acknowledgements"] == {}
+
+
+async def test_device_code_countdown_runs_on_the_apps_clock_not_msals_wall_clock_stamp(
+        state_dir: Path, monkeypatch) -> None:
+    import time as time_module
+
+    now = [1_800_000_000.0]
+    loaded = load_scenario("fresh").with_knobs(device_code={"approval": "on_demand"})
+    app = WizardApp(Settings(demo="fresh", state_dir=state_dir), fake_cloud=FakeCloud(loaded),
+                    clock=lambda: now[0], now_iso=lambda: NOW)
+    real_time = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real_time() - 3600)  # a wall clock an hour behind
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "D E M O - 7 3 1 5" in screen_text(app))
+        await wait_for(pilot, lambda: "Expires in 15:00" in screen_text(app))
+        now[0] += 61
+        await wait_for(pilot, lambda: "Expires in 13:59" in screen_text(app), timeout=3)
+        await pilot.press("ctrl+c")
