@@ -1,5 +1,6 @@
 """Figure 3, a large tenant: requests made, wall time and peak memory of a whole ``dex-tui check``.
 
+The large tenant has 200,000 users, 100,000 devices and 50 SKUs (``assets/scenarios/large.toml``).
 The check runs as its own process (the real command line, sign-in included) against a fake cloud
 served over loopback HTTPS by another process, so its peak RSS (``os.wait4``'s ``ru_maxrss``) is the
 product's alone. The same is done for the ``ready`` tenant (250 members, 220 devices), and the
@@ -11,6 +12,7 @@ For comparison, the same check with the fake cloud inside the process (``--demo 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -31,6 +33,7 @@ class CheckProcess:
     peak_rss_mb: float
     requests: list[tuple[float, float, str, str]]
     stderr: str
+    reads: dict[str, int]  # read name -> requests it made (from the report)
 
     def count(self, kind: str) -> int:
         """Requests by kind: login (sign-in and tokens), graph, mde."""
@@ -59,7 +62,9 @@ def run_check(args: list[str], env: dict[str, str], box: Path, server: FakeServe
     requests = server.log() if server is not None else []
     if child.returncode not in (0, 1, 2):
         raise RuntimeError(f"dex-tui check failed (exit {child.returncode}): {stderr[-2000:]}")
-    return CheckProcess(child.returncode, seconds, usage.ru_maxrss / 1024, requests, stderr)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    reads = {read["name"]: int(read["requests"]) for read in report.get("reads", [])}
+    return CheckProcess(child.returncode, seconds, usage.ru_maxrss / 1024, requests, stderr, reads)
 
 
 def figures(box: Path, *, quick: bool) -> list[Figure]:
@@ -76,6 +81,7 @@ def figures(box: Path, *, quick: bool) -> list[Figure]:
     onboarded = {name: sum(g.count for g in load_scenario(name).devices if g.onboarding == "Onboarded")
                  for name in runs}
     users = {name: load_scenario(name).members + load_scenario(name).guests for name in runs}
+    skus = {name: len(load_scenario(name).skus) for name in runs}
     # What the page limit adds going from ready to large: the machines read lists onboarded devices,
     # the antivirus read lists every device; each at most MDE_PAGE_LIMIT per request.
     def pages(name: str) -> int:
@@ -83,14 +89,18 @@ def figures(box: Path, *, quick: bool) -> list[Figure]:
 
     extra_pages = pages("large") - pages("ready")
     allowed = len(ready.requests) + extra_pages
-    notes = [f"ready ({users['ready']:,} users, {devices['ready']:,} devices): {len(ready.requests)} requests "
+    notes = [f"ready ({users['ready']:,} users, {devices['ready']:,} devices, {skus['ready']} SKUs): "
+             f"{len(ready.requests)} requests "
              f"(login {ready.count('login')}, Graph {ready.count('graph')}, MDE {ready.count('mde')}); "
-             f"large ({users['large']:,} users, {devices['large']:,} devices): {len(large.requests)} requests "
+             f"large ({users['large']:,} users, {devices['large']:,} devices, {skus['large']} SKUs): "
+             f"{len(large.requests)} requests "
              f"(login {large.count('login')}, Graph {large.count('graph')}, MDE {large.count('mde')})",
              f"allowed: ready's {len(ready.requests)} + {extra_pages} more MDE pages "
              f"(ceil({onboarded['large']:,}/{MDE_PAGE_LIMIT:,}) onboarded machines + ceil({devices['large']:,}/"
              f"{MDE_PAGE_LIMIT:,}) antivirus rows = {pages('large')}, less ready's {pages('ready')}); Graph requests: "
-             f"{ready.count('graph')} vs {large.count('graph')} (users counted, not listed)"]
+             f"{ready.count('graph')} vs {large.count('graph')} (users counted, not listed)",
+             "requests per read, ready -> large: " + ", ".join(
+                 f"{name} {ready.reads.get(name, 0)} -> {large.reads.get(name, 0)}" for name in large.reads)]
     rss_notes = [f"ready: peak RSS {ready.peak_rss_mb:.0f} MB, wall {ms(ready.seconds)}; "
                  f"large: wall {ms(large.seconds)} (exit {large.exit_code})"]
     if demo is not None:

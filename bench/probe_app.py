@@ -1,11 +1,17 @@
-"""Child process for the start-up figure: start a Textual app headless, report its first frame, exit.
+"""Child process for the start-up figure: start a Textual app headless, report its first screen, exit.
 
 ``python bench/probe_app.py hello`` starts a bare hello-world app; ``python bench/probe_app.py dex-tui
-ARGS...`` starts the wizard through the real command line (``dex_tui.cli.run(ARGS)``). Both go through
-the same patched ``App.run`` (headless, 80x24) and the same hook on ``App._display``: the first frame
-composed for the first interactive screen (the wizard's first step screen; the hello app's only
-screen) writes ``READY <time.monotonic()>`` to file descriptor 1 and asks the app to exit. Textual
-captures ``print`` while an app runs, hence the raw ``os.write``.
+ARGS...`` starts the wizard through the real command line (``dex_tui.cli.run(ARGS)``);
+``python bench/probe_app.py same-screen`` starts a plain Textual app showing a copy of the wizard's
+first screen (same widgets, texts of the same length, the wizard's stylesheet; no dex-tui code), to
+tell the cost of that screen's widgets from the cost of dex-tui's own code. All go through
+the same patched ``App.run`` (headless, 80x24) and the same hook on ``App._display``. The first
+interactive screen is the first screen (the wizard's first step screen; the hello app's only screen)
+that is mounted, painted (its first frame composed) and then idle: every message already queued for
+the app and for the screen's widgets has been processed, the same test Textual's own ``Pilot`` uses
+to wait for a screen. Then ``READY <idle time> <screen> <paint time>`` (``time.monotonic()``) is
+written to file descriptor 1 and the app exits. Textual captures ``print`` while an app runs, hence
+the raw ``os.write``.
 """
 
 from __future__ import annotations
@@ -13,10 +19,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+
+WIZARD_CSS = str(Path(__file__).resolve().parent.parent / "screens" / "wizard.tcss")
 
 
 def _install_probe(is_target: Any) -> None:
@@ -27,12 +39,28 @@ def _install_probe(is_target: Any) -> None:
     def display(self: App[Any], screen: Any, renderable: Any) -> None:
         nonlocal done
         original_display(self, screen, renderable)
-        if not done and renderable is not None and is_target(screen):
+        if not done and renderable is not None and is_target(screen) and screen.is_mounted:
             done = True
-            now = time.monotonic()
-            modules = sorted({name for name in sys.modules if not name.startswith("_")})
-            os.write(1, f"READY {now:.6f} {type(screen).__name__}\nMODULES {','.join(modules)}\n".encode())
-            self.call_later(self.exit)
+            painted = time.monotonic()
+            widgets = [self, *screen.walk_children(with_self=True)]
+            waiting = len(widgets)
+
+            def processed() -> None:
+                nonlocal waiting
+                waiting -= 1
+                if waiting == 0:
+                    idle = time.monotonic()
+                    modules = sorted({name for name in sys.modules if not name.startswith("_")})
+                    os.write(1, f"READY {idle:.6f} {type(screen).__name__} {painted:.6f}\n"
+                                f"MODULES {','.join(modules)}\n".encode())
+                    self.exit()
+
+            for widget in widgets:
+                if not widget.call_later(processed):
+                    waiting -= 1
+            if waiting == 0:
+                waiting = 1
+                processed()
 
     def run(self: App[Any], **kwargs: Any) -> Any:
         kwargs.update(headless=True, size=(80, 24))
@@ -47,11 +75,65 @@ class HelloApp(App[None]):
         yield Static("Hello, world")
 
 
+class SameScreen(Screen[None]):
+    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied."""
+
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+n", "next", "Next"), Binding("f1", "help", "Help"),
+                Binding("question_mark", "help", "Help", show=False)]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        with Vertical(id="step"):
+            yield Static("Choose the service, the cloud and the tenant, and see what this wizard can and cannot "
+                         "verify.", id="purpose")
+            with Vertical(id="body"), VerticalScroll(id="welcome-scroll"):
+                yield Static("Sign in, let the wizard check your tenant live (read-only), then walk through the "
+                             "settings. " * 4, id="intro")
+                yield Label("Service", classes="field-label")
+                with RadioSet(id="service"):
+                    yield RadioButton("Defender Experts for XDR (today: Defender Experts MDR)", value=True)
+                    yield RadioButton("Defender Experts for Hunting")
+                yield Label("Cloud", classes="field-label")
+                clouds = ["Detect from the tenant (recommended)", "Commercial", "US Government Community (GCC)",
+                          "US Government GCC High", "US Government DoD", "China (operated by 21Vianet)"]
+                yield Select([(label, str(i)) for i, label in enumerate(clouds)], value="0", allow_blank=False,
+                             id="cloud", compact=True)
+                yield Static("The cloud is detected from the tenant after sign-in.", id="availability")
+                yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
+                yield Input(placeholder="contoso.onmicrosoft.com", id="tenant", compact=True)
+                yield Static("", id="tenant-error")
+            yield Static("", id="skip-warning")
+            with Horizontal(id="nav"):
+                back = Button("◀ Back", id="back", compact=True)
+                back.display = False
+                yield back
+                yield Static("", id="gate")
+                yield Button("Next ▶", id="next", compact=True, variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tenant", Input).cursor_blink = False
+        self.query_one("#service", RadioSet).focus()
+
+
+class SameScreenApp(App[None]):
+    CSS_PATH = WIZARD_CSS
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
+                Binding("ctrl+c", "quit", "Save and exit", show=False, priority=True)]
+
+    def get_default_screen(self) -> Screen[None]:
+        return SameScreen()
+
+
 def main(argv: list[str]) -> int:
     mode, args = argv[0], argv[1:]
     if mode == "hello":
         _install_probe(lambda screen: True)
         HelloApp().run()
+        return 0
+    if mode == "same-screen":
+        _install_probe(lambda screen: isinstance(screen, SameScreen))
+        SameScreenApp().run()
         return 0
     if mode == "dex-tui":
         _install_probe(lambda screen: type(screen).__module__.startswith("screens."))

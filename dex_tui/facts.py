@@ -10,7 +10,8 @@ Requests per run do not grow with the tenant's size beyond what the APIs force:
 - partner tenant names are resolved through ``$batch`` (20 per request);
 - Defender for Endpoint offers no count or aggregate for devices or antivirus modes, so those two
   reads page through the documented maximum page size (``$top=10000``): ceil(devices / 10,000)
-  requests each. Pages are counted and dropped one at a time, so memory stays at one page per read.
+  requests each. Each device is counted as it is parsed and then dropped, so memory stays at one
+  page's body per read, and parsing never holds the GIL for a whole page (the UI stays responsive).
 """
 
 from __future__ import annotations
@@ -398,18 +399,19 @@ def read_ca_policies(client: GraphClient, deps: Mapping[str, ReadResult]) -> CaP
 
 
 def read_machines(client: GraphClient, deps: Mapping[str, ReadResult]) -> DeviceCounts:
-    """Onboarded devices by health status. The MDE API has no count: this pages at its maximum size."""
+    """Onboarded devices by health status. The MDE API has no count: this pages at its maximum size,
+    counting each device as it is parsed and keeping nothing else of it."""
     health: Counter[str] = Counter()
     pages = 0
     try:
-        for page in client.iter_pages(MDE, "/machines", read="machines",
-                                      params={"$filter": "onboardingStatus eq 'Onboarded'", "$top": MDE_PAGE_SIZE}):
+        for items in client.iter_page_items(MDE, "/machines", read="machines",
+                                            params={"$filter": "onboardingStatus eq 'Onboarded'",
+                                                    "$top": MDE_PAGE_SIZE}):
             pages += 1
-            for item in page:
+            for item in items:
                 status = item.get("onboardingStatus", item.get("onboardingstatus"))
                 if str(status or "onboarded").lower() == "onboarded":
                     health[str(item.get("healthStatus") or "Unknown")] += 1
-            del page  # let the page go before the next one is fetched
     except GraphError as error:
         if error.status == 404:  # documented: 404 when the tenant has no recent machines (§4.14)
             return DeviceCounts(0, MappingProxyType({}), pages + 1, no_recent_machines=True)
@@ -418,15 +420,15 @@ def read_machines(client: GraphClient, deps: Mapping[str, ReadResult]) -> Device
 
 
 def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeCounts:
-    """Devices per Defender Antivirus mode. No aggregate exists: this pages at the maximum size."""
+    """Devices per Defender Antivirus mode. No aggregate exists: this pages at the maximum size,
+    counting each device as it is parsed."""
     modes: Counter[str] = Counter()
     pages = 0
-    for page in client.iter_pages(MDE, "/deviceavinfo", read="av_info", params={"$top": MDE_PAGE_SIZE}):
+    for items in client.iter_page_items(MDE, "/deviceavinfo", read="av_info", params={"$top": MDE_PAGE_SIZE}):
         pages += 1
-        for item in page:
+        for item in items:
             raw = item.get("avMode")
             modes[AV_MODES.get("" if raw is None else str(raw).strip(), "other")] += 1
-        del page
     return AvModeCounts(MappingProxyType(dict(modes)), sum(modes.values()), pages)
 
 

@@ -7,28 +7,27 @@ change state. Workers pass ``is_cancelled`` down to the core, so quitting never 
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from dex_tui.answers import Answers, Confirmation, utc_now_iso
 from dex_tui.audit import AuditTrail, audit_path
-from dex_tui.auth import SignedIn, SignInRequired
-from dex_tui.catalogue import CHECK_IDS, catalogue
-from dex_tui.engine import Checker
 from dex_tui.errors import DexError, ExitCode, InternalError, Interrupted
-from dex_tui.facts import CloudInfo, TenantFacts
 from dex_tui.flow import (
     SKIP_ACKNOWLEDGEMENT,
     FlowState,
@@ -39,24 +38,25 @@ from dex_tui.flow import (
     previous_step,
 )
 from dex_tui.progress import Progress, ProgressStore, tenant_key
-from dex_tui.report import build_report, default_filename, exit_code_for, write_report
-from dex_tui.results import CheckResult
-from dex_tui.runtime import Runtime
 from dex_tui.settings import Settings
-from dex_tui.token_cache import TokenCacheStore
 from screens import messages as msg
 from screens.base import StepScreen
-from screens.checks_view import failed_reads_error, session_ended
-from screens.dialogs import ConfirmDialog, ErrorDialog, LinkDialog
-from screens.export import ExportDialog
-from screens.help import HelpScreen
 from screens.links import allowed_link, can_start_browser
-from screens.steps import STEP_SCREENS
+from screens.steps import STEP_SCREENS, preload_step_screens
 from screens.text import plain
 from screens.workers import as_dex_error
 
+if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the first screen (start-up time)
+    from dex_tui.auth import SignedIn
+    from dex_tui.engine import Checker
+    from dex_tui.results import CheckResult
+    from dex_tui.runtime import Runtime
+    from dex_tui.token_cache import TokenCacheStore
+
 STEPS_BEFORE_SESSION = ("welcome", "signin")
 ANSWER_CHECKS = ("experts.terms", "experts.license", "experts.roles")  # read the operator's answers
+REDRAW_INTERVAL = 0.05  # seconds: streamed check results are drawn at most this often
+PRELOAD_DELAY = 0.3  # seconds after the first screen is drawn before the later steps load (preload=True)
 
 
 class WizardApp(App[int]):
@@ -72,14 +72,25 @@ class WizardApp(App[int]):
     def __init__(self, settings: Settings, *, restart: bool = False,
                  clock: Callable[[], float] = time.time, now_iso: Callable[[], str] | None = None,
                  browser: bool | None = None, theme: str | None = None, fake_cloud: Any = None,
-                 cache_store: TokenCacheStore | None = None, graph_options: dict[str, Any] | None = None) -> None:
+                 cache_store: TokenCacheStore | None = None, graph_options: dict[str, Any] | None = None,
+                 preload: bool = False) -> None:
         """``clock`` drives countdowns and ``now_iso`` stamps confirmations (default: the wall clock,
         or the demo scenario's fixed time); inject frozen ones for snapshots. ``browser`` forces
         whether a browser may be started (default: only on a local desktop, never in demo mode).
         ``fake_cloud`` is the demo tenant (default: the scenario of ``settings.demo``); ``cache_store``
         replaces the token cache the runtime would choose (tests share one between two runs);
-        ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait)."""
+        ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait);
+        ``preload`` imports the later steps in the background once the first screen is drawn."""
+        early_theme = bool(theme) and theme in BUILTIN_THEMES
+        if early_theme:
+            # Chosen before App.__init__ builds the stylesheet from the theme's variables: set later,
+            # the theme makes Textual parse every style sheet again before the first frame.
+            self._reactive_theme = theme
         super().__init__()
+        if early_theme and self.theme == theme:
+            self.set_class(True, f"-theme-{theme}", update=False)  # as App._watch_theme does
+        elif theme:
+            self.theme = theme
         self.settings = settings
         if fake_cloud is None and settings.is_demo:
             from dex_tui.demo import FakeCloud, load_scenario
@@ -94,8 +105,6 @@ class WizardApp(App[int]):
         self._cache_store = cache_store
         self._graph_options = dict(graph_options or {})
         self.browser_allowed = (can_start_browser() and not settings.is_demo) if browser is None else browser
-        if theme:
-            self.theme = theme
         if settings.is_demo:
             self.animation_level = "none"
             self.title = f"{self.TITLE} · DEMO {settings.demo}"
@@ -114,6 +123,9 @@ class WizardApp(App[int]):
         self.needs_new_code = False  # the cached sign-in stopped working: skip the account picker
         self.resume_to: str | None = None
         self.notice: str | None = None
+        self._preload = preload
+        self._redraw_timer: Timer | None = None
+        self._last_redraw = 0.0
         self._open_store()
         self._load_progress(restart)
 
@@ -201,6 +213,8 @@ class WizardApp(App[int]):
         if granted:
             self.record("role_granted", role=role)
             return
+        from dex_tui.catalogue import catalogue
+
         info = catalogue().role(role)
         ack = acknowledgements[key]
         self.record("role_skipped", role=role, acknowledged_by=ack.by, acknowledged_at=ack.at,
@@ -230,6 +244,8 @@ class WizardApp(App[int]):
     def runtime(self) -> Runtime:
         """The run's runtime for the chosen tenant and cloud (built without network I/O)."""
         if self._runtime is None:
+            from dex_tui.runtime import Runtime
+
             settings = replace(self.settings, tenant=self.tenant_choice, cloud=self.cloud_choice)
             self._runtime = Runtime(settings, fake_cloud=self.fake_cloud, cache_store=self._cache_store)
         return self._runtime
@@ -275,6 +291,8 @@ class WizardApp(App[int]):
         if self.session is None:
             return
         if self.checker is None:
+            from dex_tui.engine import Checker
+
             # After sign-in the cloud is resolved and cached, so building the checker does no I/O.
             self.checker = Checker.for_runtime(self.runtime, **self._graph_options)
         self.check_run += 1
@@ -301,10 +319,12 @@ class WizardApp(App[int]):
     def _check_arrived(self, message: msg.CheckArrived) -> None:
         if message.run == self.check_run:
             self.results[message.result.id] = message.result
-            self._results_changed()
+            self._results_changed_soon()
 
     @on(msg.ChecksFinished)
     def _checks_finished(self, message: msg.ChecksFinished) -> None:
+        from screens.checks_view import failed_reads_error, session_ended
+
         if message.run != self.check_run:
             return
         self.results.update({result.id: result for result in message.results})
@@ -321,6 +341,8 @@ class WizardApp(App[int]):
     def sign_in_again(self) -> None:
         """The saved sign-in stopped working (revoked or expired): back to Sign in with a new code,
         then on to the step the operator was on, with fresh results."""
+        from dex_tui.auth import SignInRequired
+
         step = self.flow.step
         self.resume_to = None if step in STEPS_BEFORE_SESSION else step
         self.session = None
@@ -336,6 +358,8 @@ class WizardApp(App[int]):
 
     def merge_results(self, results: list[CheckResult]) -> None:
         """New results for some checks (a watch round); the others stay."""
+        from screens.checks_view import session_ended
+
         self.results.update({result.id: result for result in results})
         self._results_changed()
         if self.checker is not None and self.session is not None and session_ended(self.checker.facts):
@@ -352,12 +376,18 @@ class WizardApp(App[int]):
 
     def build_report(self) -> dict[str, Any]:
         """The readiness report of the latest results (pure: no network)."""
+        from dex_tui.catalogue import CHECK_IDS
+        from dex_tui.facts import CloudInfo, TenantFacts
+        from dex_tui.report import build_report
+
         facts = self.checker.facts if self.checker is not None else TenantFacts(cloud=CloudInfo("commercial"))
         ordered = [self.results[i] for i in CHECK_IDS if i in self.results]
         return build_report(ordered, facts, self.flow.answers, demo=self.settings.demo, signed_in=self.session,
                             generated_at=self.now_iso())
 
     def default_report_name(self) -> str:
+        from dex_tui.report import default_filename
+
         return default_filename(self.build_report(), "json")
 
     def export_report(self, path: str, fmt: str) -> None:
@@ -367,6 +397,8 @@ class WizardApp(App[int]):
     @work(thread=True, exit_on_error=False, group="export")
     def _write_report(self, report: dict[str, Any], path: str, fmt: str) -> None:
         try:
+            from dex_tui.report import write_report
+
             written = write_report(report, Path(path), fmt)
         except Exception as exc:  # every failure goes to the error dialog
             self.post_message(msg.WorkerFailed(as_dex_error(exc), "export"))
@@ -382,7 +414,22 @@ class WizardApp(App[int]):
         if screen is not None and hasattr(screen, "report_exported"):
             screen.report_exported()
 
+    def _results_changed_soon(self) -> None:
+        """Redraw for a streamed result, at most once per REDRAW_INTERVAL: a read that settles several
+        checks at once, or results arriving together, cost one redraw, not one each."""
+        if self._redraw_timer is not None:
+            return
+        wait = self._last_redraw + REDRAW_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._results_changed()
+        else:
+            self._redraw_timer = self.set_timer(wait, self._results_changed, name="redraw results")
+
     def _results_changed(self) -> None:
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._last_redraw = time.monotonic()
         screen = self.top_screen()
         if screen is not None and hasattr(screen, "results_changed"):
             screen.results_changed()
@@ -414,6 +461,8 @@ class WizardApp(App[int]):
                      on_round: Callable[[list[CheckResult]], None], is_cancelled: Callable[[], bool]) -> None:
         """Blocking (worker threads only): re-read ``ids`` with growing pauses until ``until``."""
         if self.checker is None:
+            from dex_tui.auth import SignInRequired
+
             raise SignInRequired("Nobody is signed in.", next_step="Go back to the sign-in step.")
         # Reading self.flow from the worker is safe: it is an immutable value replaced, never mutated.
         self.checker.watch(ids, lambda: self.flow.answers, until=until, on_round=on_round,
@@ -421,8 +470,24 @@ class WizardApp(App[int]):
 
     # -- navigation ------------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The first step's screen is the bottom of the stack: no empty default screen is built, shown
+        and covered first (~25 ms of start-up). It gets the placeholder result callback that
+        ``App.switch_screen`` gives every screen it switches to, so going to the next step (a switch)
+        works from it as from any other step."""
+        screen = self._make_screen(self.flow.step)
+        screen._push_result_callback(screen, None)
+        return screen
+
     def on_mount(self) -> None:
-        self.push_screen(self._make_screen(self.flow.step))
+        if self._preload:
+            self.call_after_refresh(self._first_screen_shown)
+
+    def _first_screen_shown(self) -> None:
+        """The first screen is on the terminal: collect garbage again (see :func:`run_wizard`) and, once
+        the operator is reading it, load the later steps in the background."""
+        gc.enable()
+        self.set_timer(PRELOAD_DELAY, preload_step_screens, name="preload steps")
 
     def _make_screen(self, step_id: str) -> Screen[Any]:
         return STEP_SCREENS[step_id]()
@@ -462,6 +527,8 @@ class WizardApp(App[int]):
 
     def readiness_exit_code(self) -> int:
         """As ``dex-tui check``: 0 ready, 1 warnings, 2 a blocker failed, 3 a blocker not evaluated."""
+        from dex_tui.report import exit_code_for
+
         if not self.results:
             return int(ExitCode.CANNOT_EVALUATE)
         return int(exit_code_for(self.results.values()))
@@ -480,6 +547,8 @@ class WizardApp(App[int]):
 
     def role_warning(self, role: str, ack: Confirmation | None, *, short: bool = False) -> Text:
         """What the experts cannot do without ``role`` (shared catalogue text), and who acknowledged it."""
+        from dex_tui.catalogue import catalogue
+
         info = catalogue().role(role)
         items = info.lost_actions or info.adds
         text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}.",
@@ -505,9 +574,13 @@ class WizardApp(App[int]):
 
     def action_help(self) -> None:
         if isinstance(self.screen, StepScreen):
+            from screens.help import HelpScreen
+
             self.push_screen(HelpScreen(get_step(self.screen.STEP_ID), self.settings.is_demo))
 
     def action_request_quit(self) -> None:
+        from screens.dialogs import ConfirmDialog
+
         if isinstance(self.screen, ConfirmDialog):
             return
         on_review = isinstance(self.screen, StepScreen) and self.screen.STEP_ID == "review"
@@ -531,6 +604,8 @@ class WizardApp(App[int]):
         self.exit(int(ExitCode.INTERRUPTED))
 
     def action_restart(self) -> None:
+        from screens.dialogs import ConfirmDialog
+
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
@@ -563,6 +638,8 @@ class WizardApp(App[int]):
 
     def action_export(self) -> None:
         """The export dialog, from any step once the checks have run."""
+        from screens.export import ExportDialog
+
         if self.session is None or not self.results or self.checks_running:
             self.notify("Export once you are signed in and the checks have finished.", severity="warning")
             return
@@ -574,6 +651,8 @@ class WizardApp(App[int]):
         self.push_screen(ExportDialog(self.default_report_name()), chosen)
 
     def show_error(self, error: DexError) -> None:
+        from screens.dialogs import ErrorDialog
+
         self.push_screen(ErrorDialog(error))
 
     @on(msg.WorkerFailed)
@@ -582,6 +661,8 @@ class WizardApp(App[int]):
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
         """Open allowed links only; over SSH, without a desktop or in demo mode show them to copy."""
+        from screens.dialogs import LinkDialog
+
         if not allowed_link(url, self.settings):
             self.show_error(InternalError(f"The link {url!r} is not on the list of Microsoft hosts and "
                                           "configured endpoints, so it is not opened.", title="Link refused"))
@@ -622,12 +703,19 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"
     fake_cloud = demo_cloud(settings.demo) if settings.demo else None
-    app = WizardApp(settings, restart=restart, theme=theme, fake_cloud=fake_cloud)
+    # Start-up allocates tens of thousands of long-lived objects (modules, classes, styles, widgets):
+    # set aside what is loaded (gc.freeze) and pause the cyclic collector until the first screen is
+    # drawn, so no full collection walks them meanwhile (the first screen appears ~30 ms sooner).
+    gc.freeze()
+    gc.disable()
+    app = WizardApp(settings, restart=restart, theme=theme, fake_cloud=fake_cloud, preload=True)
     try:
         result = app.run()
     except KeyboardInterrupt:
         app.save_progress()
         return int(ExitCode.INTERRUPTED)
+    finally:
+        gc.enable()  # in case the app ended before its first screen was drawn
     if result is None:  # the app ended without choosing a code: an internal failure if it crashed
         return int(ExitCode.USAGE) if app.return_code else int(ExitCode.READY)
     return int(result)

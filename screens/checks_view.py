@@ -46,8 +46,15 @@ def checks_for(service: str) -> list[str]:
     return [info.id for info in catalogue().checks.values() if service in info.services]
 
 
+Cells = tuple[Text, Text, Text]
+
+
 class ChecksTable(DataTable[Any]):
-    """All checks of a service, grouped; rows not yet known show '… checking'."""
+    """All checks of a service, grouped; rows not yet known show '… checking'.
+
+    While results stream in, :meth:`show` changes only the cells whose text changed: rebuilding the
+    whole table for every result would re-render every row and reset the scroll position each time.
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -55,6 +62,9 @@ class ChecksTable(DataTable[Any]):
         self.check_ids: list[str] = []
         self.running = False
         self.later: dict[str, str] = {}
+        self._shown: dict[str, tuple[object, ...]] = {}  # row key -> what its cells show (see _look)
+        self._shown_keys: list[str] = []
+        self._shown_width: int | None = None
 
     def _add_columns(self) -> None:
         """Columns sized to the terminal: the title column grows on wide terminals."""
@@ -65,35 +75,62 @@ class ChecksTable(DataTable[Any]):
         self.add_column("Result", width=max(20, width - 10 - title - 8), key="summary")
 
     def on_resize(self) -> None:
+        """The column widths follow the table's width: a new width lays the table out again."""
         self.show(self.check_ids, self.results, running=self.running, later=self.later)
 
     def show(self, check_ids: Iterable[str], results: dict[str, CheckResult], *, running: bool,
              later: dict[str, str] | None = None) -> None:
-        """Redraw the rows (the cursor stays on the same check). ``later`` maps the ids of checks a
+        """Show these results (the cursor stays on the same check). ``later`` maps the ids of checks a
         later step settles to that step's title; their result says so first."""
         later = later or {}
         self.check_ids = list(check_ids)
         self.results = dict(results)
         self.running = running
         self.later = later
-        selected = self.selected_id()
-        self.clear(columns=True)
-        self._add_columns()
+        width = self.size.width
+        if not width:
+            return  # not laid out yet: the rows are built once, when the table gets its size (on_resize)
+        rows = self._rows()
+        if [key for key, _ in rows] == self._shown_keys and width == self._shown_width:
+            for key, cells in rows:
+                look = _look(cells)
+                if self._shown.get(key) != look:
+                    for column, cell in zip(("status", "check", "summary"), cells, strict=True):
+                        self.update_cell(key, column, cell)
+                    self._shown[key] = look
+            return
+        self._rebuild(rows, width)
+
+    def _rows(self) -> list[tuple[str, Cells]]:
+        """Every row (group titles included) in order: its key and its three cells."""
         infos = catalogue().checks
+        results, later = self.results, self.later
+        rows: list[tuple[str, Cells]] = []
         for group in (Group.REQUIRED, Group.COVERAGE, Group.INFORMATION):
             ids = [i for i in self.check_ids if _group_of(i, results) == group]
             if not ids:
                 continue
-            self.add_row(Text(""), Text(GROUP_TITLES[group], style="bold underline"), Text(""),
-                         key=f"group:{group.value}")
+            rows.append((f"group:{group.value}", (Text(""), Text(GROUP_TITLES[group], style="bold underline"),
+                                                  Text(""))))
             for check_id in ids:
                 result = results.get(check_id)
-                status = result.status.value if result else ("running" if running else Status.UNKNOWN.value)
+                status = result.status.value if result else ("running" if self.running else Status.UNKNOWN.value)
                 title = result.title if result else infos[check_id].title
                 summary = tenant(result.summary, limit=300) if result else Text("")
                 if check_id in later and result is not None and result.status.value != "pass":
                     summary = plain(f"→ {later[check_id]} step. ", style="bold") + summary
-                self.add_row(badge(status), plain(title), summary, key=check_id)
+                rows.append((check_id, (badge(status), plain(title), summary)))
+        return rows
+
+    def _rebuild(self, rows: list[tuple[str, Cells]], width: int) -> None:
+        selected = self.selected_id()
+        self.clear(columns=True)
+        self._add_columns()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        self._shown = {key: _look(cells) for key, cells in rows}
+        self._shown_keys = [key for key, _ in rows]
+        self._shown_width = width
         if selected and selected in self.check_ids:
             self.move_cursor(row=self.get_row_index(selected))
         elif self.row_count:
@@ -107,6 +144,11 @@ class ChecksTable(DataTable[Any]):
         except Exception:  # an empty or resetting table has no cell under the cursor
             return None
         return None if key is None or key.startswith("group:") else key
+
+
+def _look(cells: Cells) -> tuple[object, ...]:
+    """What three cells show: their text, base style and styled spans."""
+    return tuple((cell.plain, str(cell.style), tuple(cell.spans)) for cell in cells)
 
 
 def _group_of(check_id: str, results: dict[str, CheckResult]) -> Group:
