@@ -49,6 +49,13 @@ def checks_for(service: str) -> list[str]:
 Cells = tuple[Text, Text, Text]
 
 
+def _clipped(text: Text) -> Text:
+    """One line that ends in '…' where the column cuts it (the full text is in the detail below)."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
 class ChecksTable(DataTable[Any]):
     """All checks of a service, grouped; rows not yet known show '… checking'.
 
@@ -119,7 +126,7 @@ class ChecksTable(DataTable[Any]):
                 summary = tenant(result.summary, limit=300) if result else Text("")
                 if check_id in later and result is not None and result.status.value != "pass":
                     summary = plain(f"→ {later[check_id]} step. ", style="bold") + summary
-                rows.append((check_id, (badge(status), plain(title), summary)))
+                rows.append((check_id, (badge(status), _clipped(plain(title)), _clipped(summary))))
         return rows
 
     def _rebuild(self, rows: list[tuple[str, Cells]], width: int) -> None:

@@ -32,6 +32,7 @@ INTRO = (
 
 class WelcomeScreen(StepScreen):
     STEP_ID = "welcome"
+    AUTO_FOCUS = "#service"  # focused as the screen mounts: no second focus change and footer rebuild
 
     def compose_body(self) -> ComposeResult:
         wizard = self.wizard
@@ -65,7 +66,6 @@ class WelcomeScreen(StepScreen):
         super().on_mount()
         self.query_one("#tenant", Input).cursor_blink = False
         self._show_availability()
-        self.query_one("#service", RadioSet).focus()
 
     def _chosen_service(self) -> str:
         pressed = self.query_one("#service", RadioSet).pressed_button
