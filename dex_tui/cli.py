@@ -30,7 +30,7 @@ _MODULES: dict[str, str] = {
     "signout": "signin",
     "demo-server": "demo_server",
     "check": "check",
-    "demo-record": "demo_record",
+    "demo-record": "screens.record_command",  # a UI command: its module lives with the UI
 }
 
 EPILOG = """\
@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_module(name: str) -> Any:
-    return importlib.import_module(f"dex_tui.commands.{_MODULES[name]}")
+    """A command's module: a name under dex_tui.commands, or a full dotted path (the UI's commands)."""
+    module = _MODULES[name]
+    return importlib.import_module(module if "." in module else f"dex_tui.commands.{module}")
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:

@@ -58,7 +58,8 @@ class OneTrustStoreAdapter(HTTPAdapter):
         self._lock = threading.Lock()
 
     def _context(self, verify: Any) -> ssl.SSLContext | None:
-        """The shared context for ``verify`` (None: let requests do as usual, e.g. verify=False)."""
+        """The shared context for the bundle ``verify`` names; None when it names no readable file or
+        folder, and requests then loads (and checks) the bundle itself as usual."""
         where = requests.utils.DEFAULT_CA_BUNDLE_PATH if verify is True else verify
         if not isinstance(where, str) or not where or not os.path.exists(where):
             return None

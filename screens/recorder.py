@@ -1,4 +1,4 @@
-"""Play a demo walkthrough (read by ``dex_tui.commands.demo_record``) in the wizard, headless, and write
+"""Play a demo walkthrough (read by ``dex_tui.walkthrough``) in the wizard, headless, and write
 an SVG screenshot for each marked step.
 
 The same screen gives the same file: the clock is frozen at the scenario's fixed time, animation is off,
@@ -24,10 +24,10 @@ from typing import Any
 from textual.pilot import OutOfBounds, Pilot
 from textual.screen import Screen
 
-from dex_tui.commands.demo_record import Step, Wait, Walkthrough
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.errors import UsageError
 from dex_tui.settings import Settings
+from dex_tui.walkthrough import Step, Wait, Walkthrough
 from screens.app import WizardApp
 from screens.base import StepScreen
 from screens.checks_view import CheckDetailDialog
@@ -37,7 +37,7 @@ from screens.help import HelpScreen
 from screens.textdump import screen_text
 
 STATE_DIR = Path("dex-tui-state")  # relative to the recording's own working directory
-DIALOGS: dict[str, type[Screen[Any]]] = {  # every name of demo_record.DIALOG_NAMES but "none"
+DIALOGS: dict[str, type[Screen[Any]]] = {  # every name of walkthrough.DIALOG_NAMES but "none"
     "error": ErrorDialog, "skip-role": SkipRoleDialog, "help": HelpScreen, "export": ExportDialog,
     "check-detail": CheckDetailDialog, "confirm": ConfirmDialog, "link": LinkDialog,
 }

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from dex_tui import cli
-from dex_tui.commands.demo_record import DIALOG_NAMES, bundled_names, load_walkthrough, resolve_walkthrough
 from dex_tui.demo import load_scenario
+from dex_tui.walkthrough import DIALOG_NAMES, bundled_names, load_walkthrough, resolve_walkthrough
 from screens.recorder import DIALOGS
 
 # What each bundled walkthrough's screenshots must show (beside the tenant name on the review).
