@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -252,6 +252,16 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
     return "\n".join(lines) + "\n"
 
 
+def _remediation(r: Mapping[str, str], escape: Callable[[Any], str], link: Callable[[str, str], str]) -> str:
+    """What to do, where and the link, escaped for one format ('' when there is nothing to do)."""
+    parts = [escape(r["action"])] if r["action"] else []
+    if r["where"]:
+        parts.append(f"where: {escape(r['where'])}")
+    if r["link"]:
+        parts.append(link(r["link"], r["link"]))
+    return "; ".join(parts)
+
+
 # -- Markdown --
 
 # Everything is rendered inline (never at a line start), so list and heading markers need no escape;
@@ -313,14 +323,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             out.append("- **Evidence:**")
             out += [f"  - {md(label.strip())}: {md(value)}" if value else f"  - {md(label.strip())}:"
                     for label, value in evidence]
-        r = c["remediation"]
-        if r["action"] or r["where"] or r["link"]:
-            parts = [md(r["action"])] if r["action"] else []
-            if r["where"]:
-                parts.append(f"where: {md(r['where'])}")
-            if r["link"]:
-                parts.append(_md_link(r["link"], r["link"]))
-            out.append(f"- **Remediation:** {'; '.join(parts)}")
+        remediation = _remediation(c["remediation"], md, _md_link)
+        if remediation:
+            out.append(f"- **Remediation:** {remediation}")
         src = c["source"]
         out.append(f"- **Source:** {_md_link(src['document'], src['url'])}, ms.date {md(src['ms_date'])}")
         if c["note"]:
@@ -401,14 +406,9 @@ def render_html(report: Mapping[str, Any]) -> str:
             out.append("<dl>")
             out += [f"<dt>{h(label.strip())}</dt><dd>{h(value)}</dd>" for label, value in evidence]
             out.append("</dl>")
-        r = c["remediation"]
-        if r["action"] or r["where"] or r["link"]:
-            parts = [h(r["action"])] if r["action"] else []
-            if r["where"]:
-                parts.append(f"where: {h(r['where'])}")
-            if r["link"]:
-                parts.append(_h_link(r["link"], r["link"]))
-            out.append(f"<p><strong>Remediation:</strong> {'; '.join(parts)}</p>")
+        remediation = _remediation(c["remediation"], h, _h_link)
+        if remediation:
+            out.append(f"<p><strong>Remediation:</strong> {remediation}</p>")
         src = c["source"]
         out.append(f"<p><strong>Source:</strong> {_h_link(src['document'], src['url'])}, ms.date {h(src['ms_date'])}</p>")
         if c["note"]:
