@@ -71,12 +71,20 @@ def test_a_looser_file_and_directory_are_tightened_when_written(state_dir: Path)
     assert [r["by"] for r in trail.read()] == ["earlier", "admin@contoso.com"]  # appended, nothing lost
 
 
-def test_a_looser_file_is_tightened_when_read(state_dir: Path) -> None:
+def test_a_readable_trail_is_tightened_when_read(state_dir: Path) -> None:
+    trail = _trail(state_dir)
+    trail.record("terms_accepted", by="a")
+    trail.path.chmod(0o644)
+    assert len(trail.read()) == 1
+    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+
+
+def test_a_trail_others_could_write_is_refused_when_read(state_dir: Path) -> None:
     trail = _trail(state_dir)
     trail.record("terms_accepted", by="a")
     trail.path.chmod(0o666)
-    assert len(trail.read()) == 1
-    assert stat.S_IMODE(trail.path.stat().st_mode) == 0o600
+    with pytest.raises(UsageError, match=r"group or others may write to it \(mode 0666\)"):
+        trail.read()
 
 
 def test_a_new_trail_is_private_even_under_a_permissive_umask(state_dir: Path) -> None:
