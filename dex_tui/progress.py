@@ -3,7 +3,13 @@
 One file per tenant under ``STATE_DIR/progress/``, written atomically with mode 0600. It holds the
 operator's decisions and where they were, never a token or a device code. A file that cannot be
 read, or was written by another format version, is moved aside (``*.set-aside-<time>``) with a
-notice and the wizard starts clean; it is never silently overwritten.
+notice and the wizard starts clean; it is never silently overwritten. So is a file that another user
+could have written (theirs, or writable by group or others), a link, or anything but a regular file
+(``dex_tui.localfiles``); the folder is tightened to 0700 when found looser.
+
+One wizard at a time per tenant: :meth:`ProgressStore.acquire` takes ``STATE_DIR/locks/<tenant>.lock``
+(an OS lock, dropped when its process ends, so the lock of a process that died is taken over) and
+raises :class:`TenantInUse`, naming the holder's PID, when another dex-tui has it.
 """
 
 from __future__ import annotations
@@ -22,8 +28,18 @@ from dex_tui.answers import Answers, utc_now_iso
 from dex_tui.clouds import CLOUD_NAMES
 from dex_tui.errors import DexError, UsageError
 from dex_tui.flow import step_ids
+from dex_tui.localfiles import (
+    HeldLock,
+    LockBusy,
+    TooLarge,
+    UnsafePath,
+    private_folder,
+    read_private,
+    take_lock,
+)
 
 PROGRESS_VERSION = 1
+MAX_PROGRESS_FILE = 1024 * 1024  # a progress file is about 1 KB
 _FIELDS = {"version", "tenant", "tenant_id", "cloud", "step", "completed", "answers", "saved_at"}
 _UNSAFE = re.compile(r"[^a-z0-9.-]+")
 
@@ -68,40 +84,109 @@ class LoadResult:
     notice: str | None = None
 
 
+class TenantInUse(DexError):
+    """Another dex-tui process has this tenant's progress open."""
+
+    default_title = "This tenant is open in another dex-tui"
+
+    def __init__(self, key: str, pid: int | None) -> None:
+        holder = f"another dex-tui (PID {pid})" if pid else "another dex-tui"
+        super().__init__(f"{holder} has the tenant '{key}' open; two wizards on one tenant would overwrite "
+                         "each other's progress.",
+                         next_step="Finish or quit that one first, or choose another tenant.")
+        self.key = key
+        self.pid = pid
+
+
 class ProgressStore:
-    """Reads and writes one tenant's progress file."""
+    """Reads and writes one tenant's progress file, holding the tenant's lock while it does.
+
+    :meth:`load`, :meth:`save` and :meth:`clear` take the lock first when it is not held yet (and
+    raise :class:`TenantInUse` when another process has it); :meth:`release` gives it back. When the
+    lock cannot even be created (an unwritable state directory) the store goes on without it: nothing
+    can be saved there anyway, and saving says so.
+    """
 
     def __init__(self, state_dir: Path, key: str, clock: Callable[[], str] = utc_now_iso) -> None:
         self.state_dir = state_dir
         self.key = key
         self._clock = clock
+        self._lock: HeldLock | None = None
 
     @property
     def path(self) -> Path:
         return self.state_dir / "progress" / f"{self.key}.json"
 
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / "locks" / f"{self.key}.lock"
+
+    @property
+    def locked(self) -> bool:
+        """Whether this store holds its tenant's lock."""
+        return self._lock is not None and self._lock.held
+
+    def acquire(self) -> None:
+        """Take the tenant's lock (idempotent); :class:`TenantInUse` when another dex-tui holds it."""
+        if self.locked:
+            return
+        try:
+            private_folder(self.state_dir, "locks")
+            self._lock = take_lock(self.lock_path)
+        except LockBusy as busy:
+            raise TenantInUse(self.key, busy.pid) from None
+        except OSError:
+            self._lock = None  # nothing can be written here; save() reports why
+
+    def release(self) -> None:
+        """Give the tenant's lock back (the wizard is ending)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def load(self) -> LoadResult:
         """The saved progress, or a clean start (with a notice when a bad file was set aside)."""
-        path = self.path
-        if not path.exists():
-            return LoadResult(None)
+        self.acquire()
+        notices: list[str] = []
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return LoadResult(self._parse(data))
+            _, folder_notice = private_folder(self.state_dir, "progress")
+        except FileNotFoundError:
+            return LoadResult(None)
+        except OSError as exc:
+            return LoadResult(None, f"The progress folder cannot be used ({exc.strerror or exc}); "
+                                    "progress is not saved this run.")
+        if folder_notice:
+            notices.append(folder_notice)
+        try:
+            raw = read_private(self.path, MAX_PROGRESS_FILE)
+            if raw is None:
+                return LoadResult(None, " ".join(notices) or None)
+            loaded = LoadResult(self._parse(json.loads(raw.decode("utf-8"))), " ".join(notices) or None)
+        except UnsafePath as refused:
+            notices.append(self._set_aside(refused.reason, refused=True))
+            return LoadResult(None, " ".join(notices))
+        except TooLarge as large:
+            notices.append(self._set_aside(large.strerror or "too large"))
+            return LoadResult(None, " ".join(notices))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, DexError, ValueError) as exc:
             reason = exc.explanation if isinstance(exc, DexError) else str(exc) or type(exc).__name__
-            return LoadResult(None, self._set_aside(reason))
+            notices.append(self._set_aside(reason))
+            return LoadResult(None, " ".join(notices))
+        return loaded
 
     def save(self, progress: Progress) -> Progress:
         """Write ``progress`` atomically (0600); returns it with ``saved_at`` filled in."""
+        self.acquire()
         saved = Progress(step=progress.step, answers=progress.answers, completed=progress.completed,
                          cloud=progress.cloud, tenant_id=progress.tenant_id, saved_at=self._clock())
         text = json.dumps(saved.to_dict(self.key), indent=2, sort_keys=True) + "\n"
+        private_folder(self.state_dir, "progress")
         atomic_write(self.path, text)
         return saved
 
     def clear(self) -> bool:
         """Forget the saved progress (``--restart``); True when a file was removed."""
+        self.acquire()
         try:
             self.path.unlink()
         except FileNotFoundError:
@@ -135,15 +220,17 @@ class ProgressStore:
         return Progress(step=step, answers=answers, completed=tuple(completed), cloud=cloud,
                         tenant_id=tenant_id, saved_at=str(data.get("saved_at", "")))
 
-    def _set_aside(self, reason: str) -> str:
+    def _set_aside(self, reason: str, *, refused: bool = False) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         aside = self.path.with_name(f"{self.path.name}.set-aside-{stamp}")
+        why = (f"was not loaded because {reason}: another user could have written it" if refused
+               else f"could not be used ({reason})")
         try:
             os.replace(self.path, aside)
         except OSError as exc:
-            return (f"The saved progress could not be read ({reason}) nor moved aside ({exc.strerror}); "
+            return (f"The saved progress {why}, nor could it be moved aside ({exc.strerror}); "
                     "starting over. Remove the file by hand: " + str(self.path))
-        return f"The saved progress could not be used ({reason}). It was moved to {aside}; starting over."
+        return f"The saved progress {why}. It was moved to {aside}; starting over."
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -26,7 +26,7 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from dex_tui.answers import Answers, Confirmation, utc_now_iso
-from dex_tui.audit import AuditTrail, audit_path
+from dex_tui.audit import AuditTrail, AuditWriteError, audit_path
 from dex_tui.errors import DexError, ExitCode, InternalError, Interrupted
 from dex_tui.flow import (
     SKIP_ACKNOWLEDGEMENT,
@@ -37,7 +37,7 @@ from dex_tui.flow import (
     next_step,
     previous_step,
 )
-from dex_tui.progress import Progress, ProgressStore, tenant_key
+from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
 from dex_tui.settings import Settings
 from screens import messages as msg
 from screens.base import StepScreen
@@ -135,8 +135,16 @@ class WizardApp(App[int]):
         return tenant_key(self.tenant_choice, self.settings.demo)
 
     def _open_store(self) -> None:
-        self.store = ProgressStore(self.state_dir, self._key(), clock=self.now_iso)
+        """This tenant's progress and audit files, holding its lock (TenantInUse: another dex-tui has it)."""
+        store = ProgressStore(self.state_dir, self._key(), clock=self.now_iso)
+        store.acquire()
+        if getattr(self, "store", None) is not None:
+            self.store.release()
+        self.store = store
         self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso)
+
+    def on_unmount(self) -> None:
+        self.store.release()
 
     def _load_progress(self, restart: bool) -> None:
         if restart:
@@ -170,6 +178,8 @@ class WizardApp(App[int]):
         except OSError as exc:
             self.notify(f"Progress could not be saved to {self.store.path}: {exc.strerror}", severity="error",
                         markup=False)
+        except TenantInUse as busy:
+            self.notify(f"Progress was not saved: {busy.explanation}", severity="error", markup=False)
 
     @property
     def operator(self) -> str:
@@ -183,9 +193,10 @@ class WizardApp(App[int]):
         try:
             self.audit.record(event, by=self.operator, tenant_id=self.session.tenant_id if self.session else None,
                               **details)
-        except OSError as exc:
-            self.notify(f"The audit trail {self.audit.path} could not be written: {exc.strerror}",
-                        severity="error", markup=False)
+        except AuditWriteError as failed:
+            self.notify(failed.one_line(), severity="error", timeout=30, markup=False)
+        for notice in self.audit.pop_notices():
+            self.notify(notice, severity="warning", timeout=30, markup=False)
 
     def set_answers(self, answers: Answers) -> None:
         """New answers: saved at once, and the checks that read them evaluated again."""
@@ -224,19 +235,27 @@ class WizardApp(App[int]):
         self.set_answers(replace(self.flow.answers, terms=self.confirmation()))
         self.record("terms_accepted", service=self.flow.answers.service)
 
-    def choose_target(self, *, service: str, cloud: str | None, tenant: str | None) -> None:
+    def choose_target(self, *, service: str, cloud: str | None, tenant: str | None) -> bool:
         """Welcome-step choices. A different tenant or cloud ends this run's session (sign in again);
-        a different tenant also switches to that tenant's progress and audit files."""
-        if tenant != self.tenant_choice or cloud != self.cloud_choice:
-            self._drop_runtime()
+        a different tenant also switches to that tenant's progress and audit files. False (nothing
+        changed, an error shown) when another dex-tui has that tenant open."""
+        target_changed = tenant != self.tenant_choice or cloud != self.cloud_choice
         if tenant != self.tenant_choice:
-            self.tenant_choice = tenant
-            self._open_store()
+            previous, self.tenant_choice = self.tenant_choice, tenant
+            try:
+                self._open_store()
+            except TenantInUse as busy:  # nothing changes: the operator picks another tenant or closes that one
+                self.tenant_choice = previous
+                self.show_error(busy)
+                return False
+        if target_changed:
+            self._drop_runtime()
         changed_service = service != self.flow.answers.service
         self.cloud_choice = cloud
         self.set_answers(replace(self.flow.answers, service=service))
         if changed_service:
             self.service_changed()
+        return True
 
     # -- runtime and sign-in ------------------------------------------------------------------------
 

@@ -99,5 +99,5 @@ class WelcomeScreen(StepScreen):
                 self.query_one("#tenant-error", Static).update(tenant(error.explanation, style="bold"))
                 field.focus()
                 return
-        self.wizard.choose_target(service=self._chosen_service(), cloud=self._chosen_cloud(), tenant=value or None)
-        self.wizard.go_next()
+        if self.wizard.choose_target(service=self._chosen_service(), cloud=self._chosen_cloud(), tenant=value or None):
+            self.wizard.go_next()
