@@ -223,8 +223,10 @@ def test_sign_in_goes_on_when_the_state_dir_cannot_be_written(tmp_path: Path, me
         server.stop()
     assert result.code == 0, result.err
     assert "Signed in as Megan Bowen" in result.out
-    assert f"Note: The saved sign-in could not be read: {state}" in result.err
-    assert "Token cache: memory only" in result.err
+    assert f"Note: Sign-in will not be remembered: the folder {state / 'auth'} cannot be written (Not a directory)" \
+        in result.err
+    assert f"Token cache: memory only (the folder {state / 'auth'} cannot be written)" in result.err
+    assert memory_keyring.store == {}  # no key left behind for a cache that can never be written
     assert_no_traceback(result.out, result.err, result.logs)
     assert_no_secret([server.cloud], result.sources())
 

@@ -222,15 +222,36 @@ def test_forget_one_account_keeps_the_other(memory_keyring, state_dir: Path) -> 
     assert "A1" not in reloaded.cache.serialize()
 
 
-def test_write_failure_becomes_a_notice(memory_keyring, state_dir: Path) -> None:
+def test_a_folder_that_cannot_be_made_means_memory_and_no_key(memory_keyring, state_dir: Path) -> None:
     blocker = state_dir / "auth"
     blocker.write_text("a file where the directory should be")
     store = TokenCacheStore("keyring", blocker / "token_cache.bin")
     store.load()
     _add_sign_in(store)
     store.save()  # no exception
-    assert any("could not be saved" in n.title for n in store.notices)
-    assert not store.persistent
+    assert [n.title for n in store.notices] == ["Sign-in will not be remembered"]
+    assert "cannot be written (Not a directory)" in store.notices[0].text
+    assert "no key was put in the OS keyring" in store.notices[0].text
+    assert store.describe().startswith(f"memory only (the folder {blocker} cannot be written)")
+    assert not store.persistent and memory_keyring.store == {}
+
+
+def test_write_failure_becomes_a_notice_and_takes_the_new_key_out(memory_keyring, state_dir: Path,
+                                                                  monkeypatch) -> None:
+    def disk_full(self, blob):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TokenCacheStore, "_write_file", disk_full)
+    store = TokenCacheStore("keyring", default_cache_path(state_dir))
+    store.load()
+    assert memory_keyring.store  # the key was created for the file about to be written
+    _add_sign_in(store)
+    store.save()  # no exception
+    assert [n.title for n in store.notices] == ["Sign-in could not be saved"]
+    assert "No space left on device" in store.notices[0].text
+    assert "was taken out again" in store.notices[0].text
+    assert not store.persistent and memory_keyring.store == {}  # no orphan key
+    assert store.describe().startswith("memory only (the cache file could not be written)")
 
 
 def test_sign_out_never_creates_a_key(memory_keyring, state_dir: Path) -> None:

@@ -163,6 +163,7 @@ def _report(runtime: Runtime, signed: SignedIn, out: TextIO) -> None:
 
 
 def _sign_out(runtime: Runtime, username: str | None) -> int:
+    """Forget remembered sign-ins, and say exactly what was removed and what was not (exit 3 then)."""
     from dex_tui.auth import cached_accounts
 
     store = runtime.cache_store
@@ -174,13 +175,24 @@ def _sign_out(runtime: Runtime, username: str | None) -> int:
             return int(ExitCode.READY)
         for account in matches:
             store.forget_account(account.home_account_id)
+        if not store.persistent:  # the cache file could not be written without the account
+            for notice in store.notices:
+                _err(f"Warning: {notice.one_line()}")
+            _err(f"Not signed out: {', '.join(a.label() for a in matches)} is still in {store.path}. "
+                 "Run 'dex-tui signout' to remove every remembered sign-in, or fix the folder and try again.")
+            return int(ExitCode.CANNOT_EVALUATE)
+        for account in matches:
             print(f"Signed out {account.label()}.")
         return int(ExitCode.READY)
     accounts = cached_accounts(store)
     removed = [f"the account {a.label()}" for a in accounts] + store.clear()
-    for notice in store.notices:
-        if notice.title.startswith("The token cache file could not be removed"):
-            _err(f"Warning: {notice.one_line()}")
+    if store.not_removed:
+        if removed:
+            print("Removed " + "; ".join(removed) + ".")
+        for item in store.not_removed:
+            _err(f"Not removed: {item}.")
+        _err("Not fully signed out: remove what is listed above, then run 'dex-tui signout' again.")
+        return int(ExitCode.CANNOT_EVALUATE)
     if removed:
         print("Signed out; removed " + "; ".join(removed) + ".")
     else:
