@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import UsageError
+from dex_tui.localfiles import TooLarge, read_bounded
 
 SERVICES = ("xdr", "hunting")
 OPTIONAL_ROLES = ("security_operator", "security_administrator")
@@ -146,11 +147,13 @@ def _toml_str(value: str) -> str:
 
 
 def load_answers(path: Path) -> Answers:
-    """Read an answers file; every problem is a UsageError naming the file and the field."""
+    """Read an answers file (at most 1 MiB); every problem is a UsageError naming the file and the field."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_bounded(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise UsageError(f"answers file {str(path)!r} does not exist.") from exc
+    except TooLarge as exc:
+        raise UsageError(f"answers file {str(path)!r} is {exc.strerror}; it is not an answers file.") from None
     except OSError as exc:
         raise UsageError(f"answers file {str(path)!r} cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:

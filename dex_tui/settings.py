@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import platformdirs
 from dex_tui import TOOL_NAME
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
+from dex_tui.localfiles import TooLarge, read_bounded
 
 # Microsoft Graph Command Line Tools: a Microsoft first-party public client present in every
 # commercial tenant that allows device code and asks for delegated scopes dynamically, so a tenant
@@ -30,6 +32,7 @@ DEMO_GRAPH_URL = "https://graph.demo.test"
 DEMO_MDE_URL = "https://mde.demo.test"
 
 ENV_PREFIX = "DEX_TUI_"
+MAX_CA_FILE = 16 * 1024 * 1024  # a system bundle with every public root is about 250 KB
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
 _SCENARIO = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -131,15 +134,26 @@ def _check_url(value: str, where: str) -> str:
 
 
 def _check_ca_bundle(value: str, where: str) -> Path:
+    """A readable PEM file of CA certificates that the TLS library accepts, checked here so a damaged
+    one is a usage error at start, not a failure inside the first connection."""
     path = Path(value).expanduser()
     if not path.is_file():
         raise UsageError(f"{where}: the CA file {str(path)!r} does not exist or is not a file.")
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_bounded(path, MAX_CA_FILE).decode("utf-8", errors="replace")
+    except TooLarge as exc:
+        raise UsageError(f"{where}: the CA file {str(path)!r} is {exc.strerror}; it is not a CA bundle.") from None
     except OSError as exc:
         raise UsageError(f"{where}: the CA file {str(path)!r} cannot be read ({exc.strerror}).") from exc
     if "-----BEGIN CERTIFICATE-----" not in text:
         raise UsageError(f"{where}: {str(path)!r} holds no PEM certificate (BEGIN CERTIFICATE).")
+    try:
+        ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = re.sub(r"^\[\w+\]\s*|\s*\(_ssl\.c:\d+\)", "", str(exc)) or type(exc).__name__
+        raise UsageError(f"{where}: {str(path)!r} holds a certificate that cannot be loaded: the PEM text "
+                         f"between BEGIN and END CERTIFICATE is damaged (the TLS library says: {reason}).",
+                         next_step="Export the CA again in PEM (Base64) format.") from None
     return path.resolve()
 
 
@@ -192,11 +206,14 @@ _VALIDATORS = {
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML config file; a malformed one is a usage error naming the file and the problem."""
+    """Read a TOML config file (at most 1 MiB: ``/dev/zero`` is refused, not read until memory runs
+    out); a malformed one is a usage error naming the file and the problem."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_bounded(path).decode("utf-8"))
     except FileNotFoundError as exc:
         raise UsageError(f"config file {str(path)!r} does not exist.") from exc
+    except TooLarge as exc:
+        raise UsageError(f"config file {str(path)!r} is {exc.strerror}; it is not a dex-tui config file.") from None
     except OSError as exc:
         raise UsageError(f"config file {str(path)!r} cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:
@@ -240,6 +257,8 @@ def resolve_settings(cli: dict[str, Any], env: dict[str, str] | None = None) -> 
             raw, where = config[name], f"config file {str(config_path)!r}: {name}"
         else:
             continue
+        if "\x00" in str(raw):
+            raise UsageError(f"{where}: the value contains a NUL character, which no {name} can hold.")
         values[name] = _VALIDATORS[name](str(raw), where)
         sources[name] = where
     return Settings(config_file=config_path, sources=sources, **values)
