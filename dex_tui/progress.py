@@ -112,6 +112,7 @@ class ProgressStore:
         self.key = key
         self._clock = clock
         self._lock: HeldLock | None = None
+        self._folder_notices: list[str] = []  # state folder found open to others, told at the next load
 
     @property
     def path(self) -> Path:
@@ -131,7 +132,9 @@ class ProgressStore:
         if self.locked:
             return
         try:
-            private_folder(self.state_dir, "locks")
+            _, notice = private_folder(self.state_dir, "locks")
+            if notice:
+                self._folder_notices.append(notice)
             self._lock = take_lock(self.lock_path)
         except LockBusy as busy:
             raise TenantInUse(self.key, busy.pid) from None
@@ -147,7 +150,7 @@ class ProgressStore:
     def load(self) -> LoadResult:
         """The saved progress, or a clean start (with a notice when a bad file was set aside)."""
         self.acquire()
-        notices: list[str] = []
+        notices, self._folder_notices = self._folder_notices, []
         try:
             _, folder_notice = private_folder(self.state_dir, "progress")
         except FileNotFoundError:

@@ -112,7 +112,7 @@ class TokenCacheStore:
     """
 
     def __init__(self, mode: str, path: Path | None, *, keyring_service: str = KEYRING_SERVICE,
-                 keyring_timeout: float = KEYRING_TIMEOUT) -> None:
+                 keyring_timeout: float | None = None) -> None:
         if mode not in ("keyring", "memory"):
             raise ValueError(f"unknown token cache mode {mode!r}")
         if mode == "keyring" and path is None:
@@ -120,7 +120,7 @@ class TokenCacheStore:
         self.mode = mode
         self.path = path
         self.keyring_service = keyring_service
-        self.keyring_timeout = keyring_timeout
+        self.keyring_timeout = KEYRING_TIMEOUT if keyring_timeout is None else keyring_timeout
         self.cache = msal.SerializableTokenCache()
         self.notices: list[CacheNotice] = []
         self.not_removed: list[str] = []  # after clear(): what is left behind, and why

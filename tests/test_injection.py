@@ -51,10 +51,31 @@ def hostile_scenario(base: str = "ready") -> Scenario:
     })
 
 
+# Bidi controls and invisible format characters (Trojan Source): each field reads as something else.
+BIDI_TENANT = "Contoso \u202edtL\u202c"  # shows as "Contoso Ltd"
+BIDI_OPERATOR = "Megan\u200b Bowen\u2066\u2069"
+BIDI_PARTNER = "Microsoft\u00ad Experts\ufeff"
+BIDI_POLICIES = ["Microsoft Security Experts-\u202dA\u202c", "Microsoft Security Experts-\u2067B\u2069\U000e0041"]
+BIDI_DEVICE = "pc\u200d\u2028{n:04}"
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e0fff]")
+
+
+def bidi_scenario(base: str = "ready") -> Scenario:
+    """``base`` with bidi and invisible characters in every tenant-supplied string the product shows."""
+    return load_scenario(base).merged({
+        "tenant": {"display_name": BIDI_TENANT},
+        "operator": {"name": BIDI_OPERATOR},
+        "experts": {"display_name": BIDI_PARTNER, "ca_policy_names": BIDI_POLICIES},
+        "devices": [{"count": 3, "name": BIDI_DEVICE}],
+    })
+
+
 def assert_inert_text(text: str) -> None:
-    """No control character a terminal would obey, and nothing longer than the product's limit."""
+    """No control character a terminal would obey, no bidi or invisible format character, and nothing
+    longer than the product's limit."""
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text.replace("\r\n", "\n")), \
         repr(re.search(r".{0,20}[\x00-\x08\x0b-\x1f\x7f-\x9f].{0,20}", text).group(0))
+    assert not _INVISIBLE.search(text), repr(_INVISIBLE.search(text).group(0))
     assert "W" * 201 not in text, "a very long tenant value was not shortened"
 
 
@@ -234,3 +255,61 @@ async def test_wizard_shows_hostile_strings_literally_and_opens_nothing(state_di
     assert not [url for url in opened if EVIL in url]
     saved = (state_dir / "progress" / "demo-ready.json").read_text()
     assert "\x1b" not in saved
+
+
+# ------------------------------------------------------------------ bidi and invisible characters
+
+
+@pytest.fixture
+def bidi_run(monkeypatch, capsys):
+    """``run(argv)``: ``dex-tui --demo ready ARGV`` on the tenant whose strings carry bidi controls."""
+    record_clouds(monkeypatch, lambda scenario: bidi_scenario())
+
+    def run(*argv: str) -> Any:
+        result = run_cli(["--demo", "ready", *argv], capsys)
+        assert_no_traceback(result.out, result.err, result.logs)
+        return result
+
+    return run
+
+
+def test_bidi_and_invisible_characters_are_shown_by_code_point_in_every_report(bidi_run, tmp_path: Path) -> None:
+    signin = bidi_run("signin")
+    assert_inert_text(signin.out + signin.err)
+    assert signin.out.startswith("Signed in as Megan⟨U+200B⟩ Bowen⟨U+2066⟩⟨U+2069⟩ <")
+    text = bidi_run("check", "--format", "text")
+    assert_inert_text(text.out + text.err)
+    assert text.out.startswith("Defender Experts for XDR: readiness of Contoso ⟨U+202E⟩dtL⟨U+202C⟩")
+    assert "Microsoft Security Experts-⟨U+2067⟩B⟨U+2069⟩⟨U+E0041⟩" in text.out
+    report = json.loads(bidi_run("check", "--format", "json").out)
+    everything = json.dumps(report, ensure_ascii=False)
+    assert_inert_text(everything)
+    assert "\\u202e" not in json.dumps(report)  # not even escaped: the JSON holds what is shown
+    assert report["tenant"]["name"] == "Contoso ⟨U+202E⟩dtL⟨U+202C⟩"
+    for suffix in ("md", "html"):
+        path = tmp_path / f"report.{suffix}"
+        bidi_run("check", "--output", str(path))
+        page = path.read_text(encoding="utf-8")
+        assert_inert_text(page)
+        assert "Contoso ⟨U+202E⟩dtL⟨U+202C⟩" in page and "Microsoft⟨U+00AD⟩ Experts⟨U+FEFF⟩" in page
+
+
+async def test_wizard_shows_bidi_and_invisible_characters_by_code_point(state_dir: Path) -> None:
+    cloud = FakeCloud(bidi_scenario(), sleep=lambda seconds: None)
+    app = WizardApp(Settings(demo="ready", state_dir=state_dir), fake_cloud=cloud, clock=lambda: FROZEN_CLOCK,
+                    now_iso=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "Megan⟨U+200B⟩ Bowen⟨U+2066⟩⟨U+2069⟩" in screen_text(app), timeout=10)
+        _assert_screen_inert(app)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: getattr(app.screen, "STEP_ID", "") == "eligibility", timeout=5)
+        await wait_for(pilot, lambda: not app.checks_running and len(app.results) >= 17, timeout=10)
+        table = app.screen.query_one("#checks")
+        table.move_cursor(row=table.get_row_index("access.conditional_access"))
+        await pilot.press("enter")  # the detail dialog names every policy
+        await wait_for(pilot, lambda: "Experts-⟨U+2067⟩B⟨U+2069⟩" in screen_text(app))
+        _assert_screen_inert(app)
+        await pilot.press("escape")
+        await pilot.press("ctrl+c")
+    assert app.return_value == 130

@@ -1,6 +1,10 @@
-"""Tenant strings never carry escape sequences to a terminal; links come from an allowlist."""
+"""Tenant strings never carry escape sequences, bidi controls or invisible characters to a terminal;
+links come from an allowlist."""
 
 from __future__ import annotations
+
+import sys
+import unicodedata
 
 import pytest
 
@@ -17,6 +21,14 @@ from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
         ("line\nbreak", "line break"),
         ("[bold]x[/bold]", "[bold]x[/bold]"),
         (None, ""),
+        # Trojan Source: reads "Contoso Ltd" or a safe file name while it is something else.
+        ("Contoso \u202edtL\u202c", "Contoso ⟨U+202E⟩dtL⟨U+202C⟩"),
+        ("invoice\u2066\u2069.pdf.exe", "invoice⟨U+2066⟩⟨U+2069⟩.pdf.exe"),
+        ("Con\u200btoso\ufeff\u00ad", "Con⟨U+200B⟩toso⟨U+FEFF⟩⟨U+00AD⟩"),
+        ("rtl\u200f mark\u061c", "rtl⟨U+200F⟩ mark⟨U+061C⟩"),
+        ("tag\U000e0041\U000e007f", "tag⟨U+E0041⟩⟨U+E007F⟩"),
+        ("para\u2028graph\u2029", "para⟨U+2028⟩graph⟨U+2029⟩"),
+        ("Zoë Åström 東京 مرحبا", "Zoë Åström 東京 مرحبا"),  # letters of any script stay as they are
     ],
 )
 def test_clean_text(raw: object, expected: str) -> None:
@@ -27,6 +39,15 @@ def test_clean_text_never_leaves_escape_characters() -> None:
     hostile = "".join(chr(c) for c in range(0, 0xA0)) * 3
     cleaned = clean_text(hostile, limit=10_000)
     assert "\x1b" not in cleaned and "\x07" not in cleaned and "\x9b" not in cleaned
+
+
+def test_every_format_and_separator_character_is_shown_by_code_point() -> None:
+    """Every character of category Cf (bidi embeddings, overrides, isolates, marks, zero-width and
+    invisible format characters), Zl and Zp in this Python's Unicode database is neutralised."""
+    found = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp")]
+    assert len(found) > 150
+    for char in found:
+        assert clean_text(f"a{char}b") == f"a⟨U+{ord(char):04X}⟩b", hex(ord(char))
 
 
 def test_clean_text_shortens_long_values() -> None:
