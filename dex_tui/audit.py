@@ -159,10 +159,9 @@ class AuditTrail:
         state = ("a part of it may remain as a torn last line, which readers skip" if torn
                  else "the trail is unchanged")
         if isinstance(exc, UnsafePath):
-            next_step = (f"Look at {exc.path}: remove what is there if you did not put it there, then make the "
-                         "decision again to record it.")
+            next_step = f"Look at {exc.path}: if you did not put it there, remove it; later decisions are then recorded."
         else:
-            next_step = "Free disk space or fix the folder, then make the decision again to record it."
+            next_step = "Free some disk space (or fix the folder); later decisions are then recorded."
         return AuditWriteError(
             f"the decision '{event}' could not be written to the audit trail {self.path} ({why}); {state}. "
             "The decision itself was kept.", next_step=next_step)

@@ -85,7 +85,7 @@ def test_a_link_planted_at_the_audit_trail_is_refused_and_its_target_untouched(s
         trail.record("terms_accepted", by="admin@contoso.com")
     assert "it is a symbolic link" in failed.value.explanation
     assert "'terms_accepted' could not be written" in failed.value.explanation
-    assert "remove what is there" in failed.value.next_step
+    assert "if you did not put it there, remove it" in failed.value.next_step
     assert target.read_text() == "root:x:0:0\n" and _mode(target) == 0o644  # not appended to, not chmodded
     assert trail.path.is_symlink()  # refused, left for the operator to look at
     with pytest.raises(Exception, match="symbolic link"):
