@@ -85,7 +85,8 @@ def _tighten(path: Path, st: os.stat_result, what: str) -> str | None:
 
 def _state_root(root: Path) -> str | None:
     """Create the state directory (0700), or check one found: it may be a link (the person's own choice
-    of location), but it must belong to them or to root, and nobody else may rename what is in it."""
+    of location), but it must belong to them (then it is tightened to 0700) or to root, and nobody else
+    may rename what is in it."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = os.stat(root)
     if not stat.S_ISDIR(st.st_mode):
@@ -94,7 +95,7 @@ def _state_root(root: Path) -> str | None:
         return None
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid == _euid():
-        return _tighten(root, st, "state folder") if mode & 0o022 else None
+        return _tighten(root, st, "state folder")
     others_can_replace = bool(mode & 0o022) and not mode & stat.S_ISVTX
     if st.st_uid != 0 or others_can_replace:
         reason = (f"it belongs to another user (uid {st.st_uid})" if st.st_uid != 0

@@ -91,7 +91,8 @@ class TenantInUse(DexError):
 
     def __init__(self, key: str, pid: int | None) -> None:
         holder = f"another dex-tui (PID {pid})" if pid else "another dex-tui"
-        super().__init__(f"{holder} has the tenant '{key}' open; two wizards on one tenant would overwrite "
+        tenant = "your home tenant (no tenant chosen)" if key == "organizations" else f"the tenant '{key}'"
+        super().__init__(f"{holder} has {tenant} open; two wizards on one tenant would overwrite "
                          "each other's progress.",
                          next_step="Finish or quit that one first, or choose another tenant.")
         self.key = key

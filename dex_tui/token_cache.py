@@ -40,8 +40,7 @@ CACHE_DIR_NAME = "auth"
 CACHE_FILE_NAME = "token_cache.bin"
 KEYRING_TIMEOUT = 10.0  # seconds for the keyring to answer (a locked keyring may wait on a hidden prompt)
 MAX_CACHE_FILE = 8 * 1024 * 1024  # an MSAL cache is a few KB per account
-# The MSAL cache's sections; each maps a key to an entry of plain values. Times are strings of digits.
-_SECTIONS = ("AccessToken", "RefreshToken", "IdToken", "Account", "AppMetadata")
+# MSAL cache entries (in sections such as AccessToken, Account) hold plain values; times are digits.
 _TIME_FIELDS = ("cached_at", "expires_on", "extended_expires_on", "refresh_on", "last_modification_time")
 
 # Backends that do not protect a secret: they fail, drop writes, or store plaintext or prompt on the TTY.
@@ -481,8 +480,6 @@ def _check_cache_shape(data: object) -> None:
             for name in _TIME_FIELDS:
                 if name in entry and not str(entry[name]).isdigit():
                     raise ValueError(f"an entry of {section!r} has a {name} that is not a time")
-    if not set(data) <= set(_SECTIONS) | {"unknown"}:
-        log.info("the token cache has sections this dex-tui does not know: %s", sorted(set(data) - set(_SECTIONS)))
 
 
 def _valid_key(value: str) -> bool:
