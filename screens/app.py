@@ -727,7 +727,11 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     # drawn, so no full collection walks them meanwhile (the first screen appears ~30 ms sooner).
     gc.freeze()
     gc.disable()
-    app = WizardApp(settings, restart=restart, theme=theme, fake_cloud=fake_cloud, preload=True)
+    try:
+        app = WizardApp(settings, restart=restart, theme=theme, fake_cloud=fake_cloud, preload=True)
+    except BaseException:  # e.g. TenantInUse: the collector must not stay off
+        gc.enable()
+        raise
     try:
         result = app.run()
     except KeyboardInterrupt:

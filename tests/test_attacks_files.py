@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import os
 import signal
@@ -382,6 +383,7 @@ def test_a_second_wizard_on_the_same_tenant_says_who_has_it_and_quits(state_dir:
             "'demo-ready' open; two wizards on one tenant would overwrite each other's progress. Finish or quit "
             "that one first, or choose another tenant.")
         assert result.out == ""  # the terminal was never taken
+        assert gc.isenabled()  # the start-up pause of the collector ended with the refusal
         assert_no_traceback(result.out, result.err, result.logs)
         assert saved.path.read_bytes() == before
         other_tenant = ProgressStore(state_dir, "contoso.onmicrosoft.com")
