@@ -50,7 +50,7 @@ def test_msal_device_flow_and_graph_over_https() -> None:
         users = session.get(f"{server.graph_url}/v1.0/users", headers=headers, params={"$top": "200"}).json()
         assert users["@odata.nextLink"].startswith(f"{server.graph_url}/v1.0/users?")
         rest = session.get(users["@odata.nextLink"], headers=headers).json()
-        assert len(users["value"]) + len(rest["value"]) == 262
+        assert len(users["value"]) + len(rest["value"]) == 268
         mde = app.acquire_token_silent(["https://api.securitycenter.microsoft.com/Machine.Read"],
                                        account=app.get_accounts()[0])
         machines = session.get(f"{server.mde_url}/api/machines", params={"$top": "5"},
