@@ -89,6 +89,7 @@ def test_malformed_scenario_file_stops_demo_and_demo_server(tmp_path: Path, caps
         raise AssertionError("the wizard started on a scenario that does not load")
 
     monkeypatch.setattr(WizardApp, "run", never)
+    monkeypatch.setattr("dex_tui.cli.missing_terminal", lambda: None)  # as if in a terminal
     scenario = tmp_path / "x.toml"
     scenario.write_text(body, encoding="utf-8")
     (tmp_path / "x").mkdir()  # extends = "x" must not find a directory either
@@ -306,6 +307,7 @@ def test_ctrl_c_escaping_the_wizard_keeps_progress_and_exits_130(state_dir: Path
         raise KeyboardInterrupt
 
     monkeypatch.setattr(WizardApp, "run", interrupted)
+    monkeypatch.setattr("dex_tui.cli.missing_terminal", lambda: None)  # as if in a terminal
     result = run_cli(["--demo", "ready", "--state-dir", str(state_dir)], capsys)
     assert result.code == 130
     kept = json.loads((state_dir / PROGRESS).read_text())
