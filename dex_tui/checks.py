@@ -280,7 +280,7 @@ def check_license_entra_p1(facts: TenantFacts, answers: Answers, cloud: CloudInf
     found = find_plans(skus, "entra_p1")
     units = sum(sku.enabled_units for sku in {pair[0].sku_id or pair[0].part_number: pair[0]
                                                for pair in found.active}.values())
-    who = ("enabled member accounts" if users.members_only
+    who = ("enabled members" if users.members_only
            else "users (members, guests and disabled accounts: the enabled-member filter was refused)")
     evidence: dict[str, Any] = {"enabled_units": units, "users_needing_p1": users.count,
                                 "members_only": users.members_only, "subscriptions": _sku_list(found.active),

@@ -183,14 +183,14 @@ def test_mde_p2_is_found_by_service_plan_in_a_bundle_not_by_sku_name() -> None:
 
 def test_entra_p1_compares_enabled_units_with_enabled_member_accounts() -> None:
     passed = run("license.entra_p1")
-    assert passed.status is Status.PASS and "250 enabled member accounts" in passed.summary
+    assert passed.status is Status.PASS and "250 enabled members" in passed.summary
     # The seed: Entra ID P1 for all users. A shortfall fails the blocker, with both numbers in the evidence.
     units_150 = (sku("AAD_PREMIUM", "AAD_PREMIUM", units=150),)
     short = run("license.entra_p1", make_facts(subscribed_skus=units_150, user_count=UserCount(240, True)))
     assert short.status is Status.FAIL and short.severity is Severity.BLOCKER
     assert (short.evidence["enabled_units"], short.evidence["users_needing_p1"], short.evidence["shortfall"]) \
         == (150, 240, 90)
-    assert "150 Entra ID P1 units for 240 enabled member accounts: 90 short" in short.summary
+    assert "150 Entra ID P1 units for 240 enabled members: 90 short" in short.summary
     assert short.remediation.action and short.remediation.link
     exact = run("license.entra_p1", make_facts(subscribed_skus=units_150, user_count=UserCount(150, True)))
     assert exact.status is Status.PASS

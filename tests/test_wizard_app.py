@@ -67,10 +67,12 @@ async def test_device_code_panel_countdown_copy_and_demo_approval(state_dir: Pat
         await pilot.press("escape")
         await pilot.press("a")
         await wait_for(pilot, lambda: app.session is not None, timeout=10)
-        # The status line and the identity lines may land in separate frames.
-        await wait_for(pilot, lambda: "Signed in" in screen_text(app) and "Megan Bowen" in screen_text(app))
+        # The status line, the header and the identity block may land in separate frames: wait for the
+        # identity block's last line (the directory roles), not for the name, which the header shows too.
+        await wait_for(pilot, lambda: "Signed in" in screen_text(app)
+                       and "Directory roles: Global Administrator" in screen_text(app))
         text = screen_text(app)
-        assert "Global Administrator" in text
+        assert "Megan Bowen" in text
         assert "neither Security Administrator" not in text
 
 
@@ -161,6 +163,17 @@ async def test_quit_asks_first_and_keeps_progress(state_dir: Path) -> None:
     assert app.return_value == 0
     saved = json.loads((state_dir / "progress" / "demo-ready.json").read_text())
     assert saved["step"] == "signin"
+
+
+async def test_the_demo_quit_dialog_names_the_command_that_resumes(state_dir: Path) -> None:
+    app = make_app(state_dir, scenario="fresh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: shown(app, ConfirmDialog))
+        text = " ".join(screen_text(app).split())
+        assert "Run dex-tui --demo fresh again to continue" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
 
 
 async def test_ctrl_c_saves_and_exits_130(state_dir: Path) -> None:
