@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -343,12 +344,15 @@ def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, 
     """Ctrl+C reaches the main thread while the reads run in their threads (as SIGINT does)."""
     recorder = record_clouds(monkeypatch)
     calls = []
+    release = threading.Event()
 
     def interrupt_the_third_read(cloud) -> None:
         handle = cloud.handle
 
         def reading(method: str, url: str, headers=None, body=None):
-            if "/v1.0/" in url or "/api/" in url:
+            if "/api/deviceavinfo" in url:  # still in flight after the interrupt
+                release.wait(10)
+            elif "/v1.0/" in url or "/api/" in url:
                 calls.append(url)
                 if len(calls) == 3:
                     _thread.interrupt_main()
@@ -359,6 +363,11 @@ def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, 
     recorder.on_cloud = interrupt_the_third_read
     report = tmp_path / "report.json"
     result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
+    release.set()  # the read left in flight ends now: it must print nothing after "interrupted."
+    for thread in [t for t in threading.enumerate() if t.name.startswith("dex-read")]:
+        thread.join(10)
+    late = capsys.readouterr()
+    assert late.err == "" and late.out == "", late
     assert result.code == 130
     assert result.err.strip().splitlines()[-1] == "dex-tui: interrupted."
     assert not report.exists() and list(tmp_path.iterdir()) == []  # no half-written report

@@ -82,14 +82,21 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         checker = Checker.for_runtime(runtime)
         lock = threading.Lock()
         seen = [0]
+        over = threading.Event()  # the run ended (Ctrl+C too): a read still in flight prints nothing more
         total = len(CHECK_IDS)
 
         def progress(result: CheckResult) -> None:
             with lock:
+                if over.is_set():
+                    return
                 seen[0] += 1
                 _err(f"[{seen[0]:>2}/{total}] {result.status.value:<7} {result.id}: {result.title}")
 
-        results = checker.run(answers, on_result=progress)
+        try:
+            results = checker.run(answers, on_result=progress)
+        finally:
+            with lock:
+                over.set()
         # The demo's clock is the scenario's, so the same scenario always gives the same report.
         generated_at = runtime.fake_cloud.scenario.now if runtime.fake_cloud is not None else None
         report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed,
