@@ -4,6 +4,7 @@ progress, resume, errors and links."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from textual.widgets import Button, Input, RadioButton
@@ -86,6 +87,39 @@ async def test_escape_cancels_a_pending_sign_in_quickly(state_dir: Path) -> None
         assert app.flow.step == "signin" and app.session is None
         await pilot.press("n")
         await wait_for(pilot, lambda: "D E M O" in screen_text(app))
+
+
+async def test_a_cancelled_sign_in_that_ends_late_does_not_undo_the_new_code(state_dir: Path, monkeypatch) -> None:
+    """Esc, then n: the cancelled sign-in may notice its cancellation only after the new code is shown
+    (its poll was in flight); what it says then must not hide the new code."""
+    from dex_tui.auth import Authenticator, SignInCancelled
+
+    new_code_shown, old_one_ended = threading.Event(), threading.Event()
+    original = Authenticator.sign_in_with_device_code
+
+    def slow_to_notice(self, show, is_cancelled=lambda: False, *args, **kwargs):
+        try:
+            return original(self, show, is_cancelled, *args, **kwargs)
+        except SignInCancelled:
+            new_code_shown.wait(10)
+            old_one_ended.set()
+            raise
+
+    monkeypatch.setattr(Authenticator, "sign_in_with_device_code", slow_to_notice)
+    app = make_app(state_dir, scenario="fresh", approval="on_demand")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "D E M O" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Sign-in cancelled" in screen_text(app), timeout=3)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "D E M O" in screen_text(app), timeout=10)
+        new_code_shown.set()
+        await wait_for(pilot, old_one_ended.is_set)
+        for _ in range(5):  # let whatever the old worker posted be handled
+            await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "D E M O" in text and "Waiting for you to sign in" in text and "Sign-in cancelled" not in text
 
 
 async def test_conditional_access_block_opens_the_error_dialog(state_dir: Path) -> None:
