@@ -6,7 +6,6 @@ ends with one clear line or dialog, never a traceback.
 
 from __future__ import annotations
 
-import _thread
 import json
 import os
 import signal
@@ -26,8 +25,10 @@ from screens.textdump import screen_text
 from tests.test_secrets_support import (
     assert_no_secret,
     assert_no_traceback,
+    ctrl_c_raises,
     record_clouds,
     run_cli,
+    sigint_as_default,
     start_server,
 )
 from tests.test_wizard_support import NOW, make_app, sign_in, wait_for
@@ -341,9 +342,14 @@ def test_ctrl_c_while_waiting_for_the_device_code_exits_130(monkeypatch, capsys)
 
 
 def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, tmp_path: Path) -> None:
-    """Ctrl+C reaches the main thread while the reads run in their threads (as SIGINT does)."""
+    """Ctrl+C reaches the main thread while the reads run in their threads, as a terminal's SIGINT does
+    (sent to the main thread with ``pthread_kill``).
+
+    The reads are counted under a lock: two read threads appending at once could both see four calls
+    and neither send the signal, which made this test flaky under load (the check then ran to the end)."""
     recorder = record_clouds(monkeypatch)
     calls = []
+    counting = threading.Lock()
     release = threading.Event()
 
     def interrupt_the_third_read(cloud) -> None:
@@ -353,16 +359,19 @@ def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, 
             if "/api/deviceavinfo" in url:  # still in flight after the interrupt
                 release.wait(10)
             elif "/v1.0/" in url or "/api/" in url:
-                calls.append(url)
-                if len(calls) == 3:
-                    _thread.interrupt_main()
+                with counting:
+                    calls.append(url)
+                    third = len(calls) == 3
+                if third:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             return handle(method, url, headers, body)
 
         cloud.handle = reading
 
     recorder.on_cloud = interrupt_the_third_read
     report = tmp_path / "report.json"
-    result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
+    with ctrl_c_raises():
+        result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
     release.set()  # the read left in flight ends now: it must print nothing after "interrupted."
     for thread in [t for t in threading.enumerate() if t.name.startswith("dex-read")]:
         thread.join(10)
@@ -388,7 +397,7 @@ def test_real_sigint_during_headless_sign_in(tmp_path: Path) -> None:
             "--token-cache", "memory", "signin"]
     try:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+                                   text=True, preexec_fn=sigint_as_default)
         assert process.stderr is not None
         before = ""
         while "Waiting for the sign-in to complete" not in before:  # the polling loop has started

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_secrets_support import sigint_as_default
+
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow
@@ -110,7 +112,8 @@ def test_documented_commands_work_from_a_plain_install(install: Install, tmp_pat
 
 def test_demo_server_from_a_plain_install_serves_a_sign_in(install: Install) -> None:
     server = subprocess.Popen([str(install.dex_tui), "demo-server", "--scenario", "ready"], cwd=install.elsewhere,
-                              env=install.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              env=install.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=sigint_as_default)
     try:
         assert server.stdout is not None
         banner: list[str] = []
