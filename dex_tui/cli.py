@@ -17,7 +17,7 @@ import importlib
 import shutil
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dex_tui import TOOL_NAME, __version__, console
@@ -87,10 +87,18 @@ USAGE = f"""\
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises a UsageError (exit 4, one line) instead of exiting 2."""
+    """argparse that raises a UsageError (exit 4, one line) instead of exiting 2, and builds its epilog
+    only when the help is shown (the top-level one reads every scenario file)."""
+
+    epilog_factory: Callable[[], str] | None = None
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see '{self.prog} --help')", title="Invalid usage")
+
+    def format_help(self) -> str:
+        if self.epilog_factory is not None:
+            self.epilog, self.epilog_factory = self.epilog_factory(), None
+        return super().format_help()
 
 
 def _option(name: str) -> str:
@@ -151,7 +159,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` (None: the wizard and the top-level help). Every command is listed,
     but only ``command``'s own parser is built, and so only its module imported."""
     parser = _top_parser()
-    parser.epilog = f"demo scenarios (--demo SCENARIO):\n{_scenario_list()}\n\n{EPILOG}"
+    parser.epilog_factory = lambda: f"demo scenarios (--demo SCENARIO):\n{_scenario_list()}\n\n{EPILOG}"
     parser.add_argument("--version", action="store_true", help="print the version and exit (the other "
                         "options are checked first: a bad value exits 4)")
     parser.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
