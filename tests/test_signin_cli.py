@@ -160,16 +160,22 @@ def test_signout_with_nothing_remembered(memory_keyring, state_dir: Path, capsys
 
 # -- a TLS failure is named as one (issue 13 item 8) ------------------------------------------------------
 
-@pytest.fixture
-def wrong_host_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """An HTTPS server on 127.0.0.1 whose certificate (from a CA we trust) names another host."""
+@pytest.fixture(params=["other-host", "expired"])
+def bad_certificate_server(request, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """An HTTPS server on 127.0.0.1 whose certificate, from a CA we trust, names another host or has
+    expired: (its URL, the CA file, which)."""
+    import datetime
     import ssl
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from dex_tui.demo.certs import issue_demo_certificates
 
-    files = issue_demo_certificates(tmp_path, ("login.other-host.test",))
+    if request.param == "other-host":
+        files = issue_demo_certificates(tmp_path, ("login.other-host.test",))
+    else:
+        month_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=30)
+        files = issue_demo_certificates(tmp_path, ("127.0.0.1",), now=month_ago)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(files.leaf_chain_file, files.leaf_key_file)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
@@ -177,7 +183,7 @@ def wrong_host_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}", str(files.ca_file)
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", str(files.ca_file), request.param
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -198,14 +204,18 @@ def test_an_untrusted_certificate_is_named_and_points_at_the_ca_bundle(server, s
         assert "--ca-bundle" in line and "REQUESTS_CA_BUNDLE" in line and "system" in line
 
 
-def test_a_certificate_for_another_host_is_named(wrong_host_server: tuple[str, str], state_dir: Path,
-                                                 capsys) -> None:
-    url, ca_file = wrong_host_server
+def test_a_certificate_for_another_host_or_expired_is_named(bad_certificate_server: tuple[str, str, str],
+                                                            state_dir: Path, capsys) -> None:
+    url, ca_file, which = bad_certificate_server
     line = _tls_line(capsys, ["--login-url", url, "--ca-bundle", ca_file, "--cloud", "commercial",
                               "--token-cache", "memory", "--state-dir", str(state_dir), "signin"])
-    assert line.startswith("dex-tui: Certificate for another host: 127.0.0.1 presented a TLS certificate "
-                           "issued for another host name")
-    assert "--login-url" in line and "--ca-bundle" in line
+    if which == "other-host":
+        assert line.startswith("dex-tui: Certificate for another host: 127.0.0.1 presented a TLS certificate "
+                               "issued for another host name")
+        assert "--login-url" in line and "--ca-bundle" in line
+    else:
+        assert line.startswith("dex-tui: Certificate expired: The TLS certificate of 127.0.0.1 has expired")
+        assert "clock" in line
 
 
 def test_an_untrusted_graph_certificate_makes_its_checks_unknown_with_the_reason(server, capsys) -> None:
