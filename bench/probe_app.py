@@ -137,9 +137,10 @@ def main(argv: list[str]) -> int:
         return 0
     if mode == "dex-tui":
         _install_probe(lambda screen: type(screen).__module__.startswith("screens."))
-        from dex_tui.cli import run
+        import dex_tui.cli
 
-        return run(args)
+        dex_tui.cli.missing_terminal = lambda: None  # headless here: the patched App.run needs no terminal
+        return dex_tui.cli.run(args)
     raise SystemExit(f"unknown mode {mode!r}")
 
 

@@ -59,11 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (for the smoke test)")
     parser.add_argument("--latency-ms", type=int, default=150, help="injected latency per request (default 150)")
     args = parser.parse_args(argv)
-    try:
-        import trustme  # noqa: F401  (the loopback fake cloud's certificates)
-    except ImportError:
-        print("The benchmark needs the test extra (trustme): pip install -e '.[test]'", file=sys.stderr)
-        return 4
     chosen = [name for name in SECTIONS if getattr(args, name)] or list(SECTIONS)
     print(f"dex-tui benchmark: sections {', '.join(chosen)}; {'quick' if args.quick else 'full'} mode; "
           f"Python {sys.version.split()[0]} on {os.cpu_count()} CPU(s)", flush=True)

@@ -526,10 +526,11 @@ def classify_flow_error(result: Mapping[str, Any], *, context: str) -> SignInErr
 
 def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
     if isinstance(exc, requests.exceptions.SSLError):
-        return NetworkError(
-            f"The TLS certificate of {host} could not be verified while {doing}.",
-            title="Certificate not trusted",
-            next_step="If your network inspects TLS, pass its CA with --ca-bundle FILE.")
+        from dex_tui.http import tls_failure
+
+        tls = tls_failure(exc, host)
+        return NetworkError(f"{tls.explanation.rstrip('.')} (while {doing}).", title=tls.title,
+                            next_step=tls.next_step)
     if isinstance(exc, requests.ReadTimeout):
         return NetworkError(
             f"{host} sent no answer within the read timeout while {doing} ({type(exc).__name__}).",

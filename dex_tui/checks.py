@@ -273,15 +273,17 @@ def check_license_mde_p2(facts: TenantFacts, answers: Answers, cloud: CloudInfo,
 
 @_check("license.entra_p1", reads=("subscribed_skus", "user_count"))
 def check_license_entra_p1(facts: TenantFacts, answers: Answers, cloud: CloudInfo, service: str) -> CheckResult:
-    """Enabled units of subscriptions carrying Entra ID P1 (or P2, which includes it) vs member users."""
+    """Enabled units of subscriptions carrying Entra ID P1 (or P2, which includes it) vs the enabled member
+    accounts. The seed requires P1 for all users: any shortfall fails the blocker."""
     skus = facts.value("subscribed_skus")
     users: UserCount = facts.value("user_count")
     found = find_plans(skus, "entra_p1")
     units = sum(sku.enabled_units for sku in {pair[0].sku_id or pair[0].part_number: pair[0]
                                                for pair in found.active}.values())
-    who = "member users" if users.members_only else "users (members and guests: the member filter was refused)"
-    evidence: dict[str, Any] = {"enabled_units": units, "users": users.count, "members_only": users.members_only,
-                                "subscriptions": _sku_list(found.active),
+    who = ("enabled members" if users.members_only
+           else "users (members, guests and disabled accounts: the enabled-member filter was refused)")
+    evidence: dict[str, Any] = {"enabled_units": units, "users_needing_p1": users.count,
+                                "members_only": users.members_only, "subscriptions": _sku_list(found.active),
                                 "entra_p2": find_plans(skus, "entra_p2").licensed}
     if units == 0:
         pending = f" It is bought but not provisioned yet ({_names(found.pending)})." if found.pending else ""
@@ -291,9 +293,13 @@ def check_license_entra_p1(facts: TenantFacts, answers: Answers, cloud: CloudInf
         return result("license.entra_p1", service, Status.PASS,
                       f"{_n(units)} Entra ID P1 units cover {_n(users.count)} {who}.", evidence=evidence)
     evidence["shortfall"] = users.count - units
-    return result("license.entra_p1", service, Status.WARN,
-                  f"{_n(units)} Entra ID P1 units for {_n(users.count)} {who}: {_n(users.count - units)} short "
-                  "(accounts that need no licence, such as shared mailboxes, are counted too).", evidence=evidence)
+    if not users.members_only:  # guests and disabled accounts were counted too: a shortfall is not shown
+        return result("license.entra_p1", service, Status.UNKNOWN,
+                      f"{_n(units)} Entra ID P1 units for {_n(users.count)} {who}: the enabled members "
+                      "could not be counted, so whether every one is licensed is not known.", evidence=evidence)
+    return result("license.entra_p1", service, Status.FAIL,
+                  f"{_n(units)} Entra ID P1 units for {_n(users.count)} {who}: {_n(users.count - units)} short. "
+                  "Entra ID P1 is required for all users.", evidence=evidence)
 
 
 def _coverage(check_id: str, capability: str, product: str, covers: str, lesser: str | None = None) -> CheckFn:

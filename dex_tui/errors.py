@@ -35,6 +35,8 @@ class DexError(Exception):
         """The error as one line, for the CLI and logs."""
         text = f"{self.title}: {self.explanation}"
         if self.next_step:
+            if not text.rstrip().endswith((".", "!", "?", ":")):
+                text = text.rstrip() + "."  # "... 'trustme'. Please report ...", never "'trustme' Please"
             text += f" {self.next_step}"
         return text
 

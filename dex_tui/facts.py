@@ -111,7 +111,7 @@ class Sku:
 @dataclass(frozen=True)
 class UserCount:
     count: int
-    members_only: bool  # False when the service refused the userType filter and all users were counted
+    members_only: bool  # True: enabled member accounts only; False: the filter was refused, every user counted
 
 
 @dataclass(frozen=True)
@@ -315,12 +315,17 @@ def read_subscribed_skus(client: GraphClient, deps: Mapping[str, ReadResult]) ->
     return tuple(skus)
 
 
+ENABLED_MEMBERS = "accountEnabled eq true and userType eq 'Member'"
+
+
 def read_user_count(client: GraphClient, deps: Mapping[str, ReadResult]) -> UserCount:
-    """Member users, counted by the service: one request whatever the tenant's size (§4.12)."""
+    """The enabled member accounts (the users who need Entra ID P1), counted by the service: one request
+    whatever the tenant's size (§4.12). If the filter is refused (400), every user is counted instead
+    and ``members_only`` says so: that count can show enough licences, never a shortfall."""
     try:
-        return UserCount(client.count("/users", filter="userType eq 'Member'", read="user_count"), True)
+        return UserCount(client.count("/users", filter=ENABLED_MEMBERS, read="user_count"), True)
     except GraphError as error:
-        if error.status != 400:  # the userType filter with $count is UNVERIFIED; fall back to all users
+        if error.status != 400:  # the filter with $count is UNVERIFIED; fall back to all users
             raise
         return UserCount(client.count("/users", read="user_count"), False)
 
@@ -446,7 +451,7 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     ReadSpec("me", GRAPH, "GET /me", read_me),
     ReadSpec("member_of", GRAPH, "GET /me/transitiveMemberOf", read_member_of),
     ReadSpec("subscribed_skus", GRAPH, "GET /subscribedSkus", read_subscribed_skus),
-    ReadSpec("user_count", GRAPH, "GET /users/$count?$filter=userType eq 'Member'", read_user_count),
+    ReadSpec("user_count", GRAPH, f"GET /users/$count?$filter={ENABLED_MEMBERS}", read_user_count),
     ReadSpec("partners", GRAPH, "GET /policies/crossTenantAccessPolicy/partners", read_partners),
     ReadSpec("tenant_information", GRAPH, "POST /$batch of findTenantInformationByTenantId",
              read_tenant_information, ("partners",)),

@@ -290,10 +290,11 @@ class GraphClient:
                 response = self.session.request(method, url, headers=request_headers, json=json_body,
                                                 timeout=self.timeout, allow_redirects=False)
             except requests.exceptions.SSLError as exc:
-                host = urlsplit(url).hostname or url
-                raise GraphError(f"{endpoint} failed: {_network_failure(exc)}.", kind="network",
-                                 endpoint=endpoint, read=read, title=f"Cannot trust {host}",
-                                 next_step="If a proxy inspects TLS, pass its CA with --ca-bundle.") from exc
+                from dex_tui.http import tls_failure
+
+                tls = tls_failure(exc, urlsplit(url).hostname or url)
+                raise GraphError(f"{endpoint} failed: {tls.explanation}", kind="network", endpoint=endpoint,
+                                 read=read, title=tls.title, next_step=tls.next_step) from exc
             except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 what = _network_failure(exc)
                 if attempt < self.max_attempts:

@@ -13,7 +13,7 @@ import ssl
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -91,6 +91,41 @@ class OneTrustStoreAdapter(HTTPAdapter):
         if context is not None and getattr(conn, "conn_kw", {}).get("ssl_context") is context:
             conn.ca_certs = None  # the pool's shared context already trusts them: no reload per connection
             conn.ca_cert_dir = None
+
+
+class TlsFailure(NamedTuple):
+    """A TLS failure in words: a title, what happened to ``host``, and what to do."""
+
+    title: str
+    explanation: str
+    next_step: str
+
+
+_TRUST_STEP = ("If a proxy or your organisation inspects TLS, pass its CA certificate with --ca-bundle FILE "
+               "(added to the public roots), or point REQUESTS_CA_BUNDLE at a trust store that holds it, "
+               "such as the system's (/etc/ssl/certs/ca-certificates.crt on Debian and Ubuntu).")
+
+
+def tls_failure(exc: BaseException, host: str) -> TlsFailure:
+    """Name a TLS failure (``requests``' SSLError) for what it is: a certificate signed by no trusted CA, one
+    for another host name, an expired one, or a server that does not speak TLS there."""
+    text = str(exc).lower()
+    if "mismatch" in text or "not valid for" in text or "doesn't match" in text:
+        return TlsFailure("Certificate for another host",
+                          f"{host} presented a TLS certificate issued for another host name, so it cannot be "
+                          "trusted to be that host.",
+                          "Check the host in the URL (--login-url, --graph-url, --mde-url). " + _TRUST_STEP)
+    if "expired" in text or "not yet valid" in text:
+        return TlsFailure("Certificate expired",
+                          f"The TLS certificate of {host} has expired or is not valid yet.",
+                          "Check this machine's clock; if it is right, the server's certificate must be renewed.")
+    if "certificate verify failed" in text or "certificate" in text:
+        return TlsFailure("Certificate not trusted",
+                          f"The TLS certificate of {host} is not trusted: no certificate authority this "
+                          "machine trusts signed it.", _TRUST_STEP)
+    return TlsFailure("TLS connection failed",
+                      f"The TLS connection to {host} failed ({type(exc).__name__}): it may not speak HTTPS "
+                      "on that port.", "Check the URL's host and port, then try again.")
 
 
 def combined_ca_bundle(extra_ca: Path) -> str:

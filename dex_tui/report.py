@@ -421,12 +421,44 @@ def render_html(report: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------------ writing
 
 
+_NOT_FILES = ("/dev/", "/proc/", "/sys/")
+
+
+def check_output_path(path: Path, option: str = "--output") -> Path:
+    """Where a report may go: a regular file, or a new one, in an existing folder this user can write.
+
+    Returns the path to replace, symbolic links resolved (the link's target is replaced, never the link).
+    A directory, a device, a pipe, a socket or anything under /dev or /proc is refused (``os.replace``
+    would put a report file in place of ``/dev/null`` when run as root), and so is a read-only file.
+    Raises UsageError naming ``option``; nothing is created.
+    """
+    given = Path(path).expanduser()
+    real = Path(os.path.realpath(given))
+    shown = repr(str(given))
+    if real.is_dir():
+        raise UsageError(f"{option}: {shown} is a directory; give a file name.")
+    if str(given).startswith(_NOT_FILES) or str(real).startswith(_NOT_FILES) or (
+            real.exists() and not real.is_file()):
+        raise UsageError(f"{option}: {shown} is not a regular file (a device, pipe or system file); a report is "
+                         "written only to a regular file.", next_step=f"Use '{option} -' for standard output.")
+    folder = real.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option}: the folder {str(folder)!r} does not exist.",
+                         next_step="Create it first, or choose another file.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option}: the folder {str(folder)!r} is not writable by you.",
+                         next_step="Choose a file in a folder you can write to.")
+    if real.exists() and not os.access(real, os.W_OK):
+        raise UsageError(f"{option}: {shown} exists and is read-only.",
+                         next_step="Choose another file, or make it writable first.")
+    return real
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a private temporary file and ``os.replace`` (mode 0600)."""
-    path = Path(path).expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UsageError(f"--output: the directory {str(directory)!r} does not exist.")
+    """Write ``text`` to ``path`` through a private temporary file and ``os.replace`` (mode 0600); the path
+    is checked first (:func:`check_output_path`)."""
+    path = check_output_path(path)
+    directory = path.parent
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:

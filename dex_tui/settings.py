@@ -174,6 +174,10 @@ def _check_scenario(value: str, where: str) -> str:
     """A shipped scenario's name, or the path of a scenario file (its content is checked on load)."""
     value = value.strip()
     if _SCENARIO.match(value):
+        names = shipped_scenario_names()
+        if value not in names:
+            raise UsageError(f"{where}: there is no demo scenario called {value!r}; the scenarios are "
+                             f"{', '.join(names)} (or give a scenario file, NAME.toml).")
         return value
     if value.endswith(".toml"):
         path = Path(value).expanduser()
@@ -182,6 +186,13 @@ def _check_scenario(value: str, where: str) -> str:
         return str(path.resolve())
     raise UsageError(f"{where}: {value!r} is neither a scenario name (lowercase letters, digits, '-') "
                      "nor a scenario file (.toml).")
+
+
+def shipped_scenario_names() -> list[str]:
+    """The demo scenarios that ship with dex-tui (read from the asset folder, without loading the fake)."""
+    from dex_tui.assets import asset_path
+
+    return sorted(p.stem for p in asset_path("scenarios").glob("*.toml") if not p.name.startswith("_"))
 
 
 def _check_dir(value: str, where: str) -> Path:

@@ -613,7 +613,8 @@ class WizardApp(App[int]):
                 self.save_progress()
                 self.exit(int(ExitCode.READY))
 
-        self.push_screen(ConfirmDialog("Quit the wizard?", "Your progress is saved. Run dex-tui again to "
+        again = f"dex-tui --demo {self.settings.demo}" if self.settings.demo else "dex-tui"
+        self.push_screen(ConfirmDialog("Quit the wizard?", f"Your progress is saved. Run {again} again to "
                                        "continue where you are (or with --restart to start over).",
                                        yes="Quit", no="Stay"), answered)
 

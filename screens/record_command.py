@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from dex_tui import console
 from dex_tui.errors import ExitCode, UsageError
 from dex_tui.walkthrough import (
     HEADER_KEYS,
@@ -48,5 +49,5 @@ def run(settings: Any, args: argparse.Namespace) -> int:
 
     for walkthrough in walkthroughs:
         for written in record(walkthrough, output):
-            print(written)
+            console.out(str(written))
     return int(ExitCode.READY)

@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from dex_tui.auth import (
     AccountChoiceRequired,
@@ -224,6 +224,12 @@ class SignInScreen(StepScreen):
             return
         self.post_message(SignInOptions(accounts, [n.one_line() for n in runtime.cache_notices()], policy))
 
+    def _post_current(self, worker: Worker[None], message: Message) -> None:
+        """Post a sign-in worker's message unless the worker was cancelled (Esc, or replaced by a new
+        sign-in): a late word from a cancelled sign-in must not undo what the screen shows since."""
+        if not worker.is_cancelled:
+            self.post_message(message)
+
     def _retrying(self, notice: SignInRetry) -> None:
         """Worker side: tell the screen the provider is busy and when the next try comes."""
         self.post_message(SignInRetrying(notice))
@@ -233,18 +239,19 @@ class SignInScreen(StepScreen):
         worker = get_current_worker()
         auth = self.wizard.runtime.authenticator()
         try:
-            signed = auth.sign_in_with_device_code(lambda prompt: self.post_message(msg.DeviceCodeIssued(prompt)),
-                                                   is_cancelled=lambda: worker.is_cancelled, on_retry=self._retrying)
+            signed = auth.sign_in_with_device_code(
+                lambda prompt: self._post_current(worker, msg.DeviceCodeIssued(prompt)),
+                is_cancelled=lambda: worker.is_cancelled, on_retry=self._retrying)
         except SignInCancelled:
-            self.post_message(msg.SignInCancelled())
+            self._post_current(worker, msg.SignInCancelled())
             return
         except DeviceCodeExpired:
-            self.post_message(msg.DeviceCodeExpired())
+            self._post_current(worker, msg.DeviceCodeExpired())
             return
         except Exception as exc:
-            self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
+            self._post_current(worker, msg.WorkerFailed(as_dex_error(exc), "signin"))
             return
-        self.post_message(msg.SignedIn(signed))
+        self._post_current(worker, msg.SignedIn(signed))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
     def _browser_sign_in(self) -> None:
@@ -253,15 +260,15 @@ class SignInScreen(StepScreen):
         auth = self.wizard.runtime.authenticator()
         try:
             signed = auth.sign_in_with_browser(is_cancelled=lambda: worker.is_cancelled,
-                                               on_page=lambda page: self.post_message(BrowserPageShown(page)),
+                                               on_page=lambda page: self._post_current(worker, BrowserPageShown(page)),
                                                on_retry=self._retrying)
         except SignInCancelled as stopped:
-            self.post_message(msg.SignInCancelled() if worker.is_cancelled else msg.WorkerFailed(stopped, "signin"))
+            self._post_current(worker, msg.WorkerFailed(stopped, "signin"))  # not Esc: the browser flow stopped
             return
         except Exception as exc:
-            self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
+            self._post_current(worker, msg.WorkerFailed(as_dex_error(exc), "signin"))
             return
-        self.post_message(msg.SignedIn(signed))
+        self._post_current(worker, msg.SignedIn(signed))
 
     @work(thread=True, exit_on_error=False, group="signin-open")
     def _open_again(self, url: str) -> None:
@@ -278,20 +285,20 @@ class SignInScreen(StepScreen):
             signed = self.wizard.runtime.authenticator().restore(account, is_cancelled=lambda: worker.is_cancelled,
                                                                  on_retry=self._retrying)
         except (SignInRequired, AccountChoiceRequired) as exc:
-            self.post_message(msg.WorkerFailed(exc, "signin-restore"))
+            self._post_current(worker, msg.WorkerFailed(exc, "signin-restore"))
             return
         except SignInCancelled:
-            self.post_message(msg.SignInCancelled())
+            self._post_current(worker, msg.SignInCancelled())
             return
         except Exception as exc:
-            self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
+            self._post_current(worker, msg.WorkerFailed(as_dex_error(exc), "signin"))
             return
         if signed is None:
-            self.post_message(msg.WorkerFailed(SignInRequired(
+            self._post_current(worker, msg.WorkerFailed(SignInRequired(
                 "That account's saved sign-in is no longer in the cache.", next_step="Sign in with a code."),
                 "signin-restore"))
             return
-        self.post_message(msg.SignedIn(signed))
+        self._post_current(worker, msg.SignedIn(signed))
 
     # -- message handlers ----------------------------------------------------------------------
 

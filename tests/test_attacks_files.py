@@ -370,7 +370,8 @@ def _other_dex_tui(state_dir: Path, key: str = "demo-ready") -> Iterator[subproc
         process.wait(timeout=10)
 
 
-def test_a_second_wizard_on_the_same_tenant_says_who_has_it_and_quits(state_dir: Path, capsys) -> None:
+def test_a_second_wizard_on_the_same_tenant_says_who_has_it_and_quits(state_dir: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("dex_tui.cli.missing_terminal", lambda: None)  # as in a terminal: the lock is what refuses
     saved = ProgressStore(state_dir, "demo-ready")
     saved.save(Progress(step="terms"))
     saved.release()
@@ -459,11 +460,16 @@ def test_two_real_wizards_in_terminals(state_dir: Path) -> None:
             assert first.poll() is None, b"".join(screen)[-2000:]
             assert time.monotonic() < deadline, "the first wizard did not start"
             time.sleep(0.05)
-        second = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                                stdin=subprocess.DEVNULL)
+        other_master, other_slave = pty.openpty()  # the second one has a terminal too: the lock refuses it
+        try:
+            second = subprocess.run(argv, cwd=ROOT, env=env, stdin=other_slave, stdout=other_slave,
+                                    stderr=subprocess.PIPE, text=True, timeout=60)
+        finally:
+            os.close(other_slave)
+            os.close(other_master)
         assert second.returncode == 4
         assert f"another dex-tui (PID {first.pid}) has the tenant 'demo-ready' open" in second.stderr
-        assert_no_traceback(second.stdout, second.stderr)
+        assert_no_traceback(second.stderr)
         os.write(master, b"\x03")  # Ctrl+C in the first wizard: it saves and leaves
         assert first.wait(timeout=30) == 130
     finally:

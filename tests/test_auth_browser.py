@@ -13,7 +13,7 @@ import msal
 import pytest
 import requests
 
-import dex_tui.commands.signin as signin_command
+import dex_tui.headless_signin as signin_command
 from dex_tui.auth import (
     Authenticator,
     BrowserPage,

@@ -6,12 +6,12 @@ ends with one clear line or dialog, never a traceback.
 
 from __future__ import annotations
 
-import _thread
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,8 +25,10 @@ from screens.textdump import screen_text
 from tests.test_secrets_support import (
     assert_no_secret,
     assert_no_traceback,
+    ctrl_c_raises,
     record_clouds,
     run_cli,
+    sigint_as_default,
     start_server,
 )
 from tests.test_wizard_support import NOW, make_app, sign_in, wait_for
@@ -89,6 +91,7 @@ def test_malformed_scenario_file_stops_demo_and_demo_server(tmp_path: Path, caps
         raise AssertionError("the wizard started on a scenario that does not load")
 
     monkeypatch.setattr(WizardApp, "run", never)
+    monkeypatch.setattr("dex_tui.cli.missing_terminal", lambda: None)  # as if in a terminal
     scenario = tmp_path / "x.toml"
     scenario.write_text(body, encoding="utf-8")
     (tmp_path / "x").mkdir()  # extends = "x" must not find a directory either
@@ -308,6 +311,7 @@ def test_ctrl_c_escaping_the_wizard_keeps_progress_and_exits_130(state_dir: Path
         raise KeyboardInterrupt
 
     monkeypatch.setattr(WizardApp, "run", interrupted)
+    monkeypatch.setattr("dex_tui.cli.missing_terminal", lambda: None)  # as if in a terminal
     result = run_cli(["--demo", "ready", "--state-dir", str(state_dir)], capsys)
     assert result.code == 130
     kept = json.loads((state_dir / PROGRESS).read_text())
@@ -340,25 +344,41 @@ def test_ctrl_c_while_waiting_for_the_device_code_exits_130(monkeypatch, capsys)
 
 
 def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, tmp_path: Path) -> None:
-    """Ctrl+C reaches the main thread while the reads run in their threads (as SIGINT does)."""
+    """Ctrl+C reaches the main thread while the reads run in their threads, as a terminal's SIGINT does
+    (sent to the main thread with ``pthread_kill``).
+
+    The reads are counted under a lock: two read threads appending at once could both see four calls
+    and neither send the signal, which made this test flaky under load (the check then ran to the end)."""
     recorder = record_clouds(monkeypatch)
     calls = []
+    counting = threading.Lock()
+    release = threading.Event()
 
     def interrupt_the_third_read(cloud) -> None:
         handle = cloud.handle
 
         def reading(method: str, url: str, headers=None, body=None):
-            if "/v1.0/" in url or "/api/" in url:
-                calls.append(url)
-                if len(calls) == 3:
-                    _thread.interrupt_main()
+            if "/api/deviceavinfo" in url:  # still in flight after the interrupt
+                release.wait(10)
+            elif "/v1.0/" in url or "/api/" in url:
+                with counting:
+                    calls.append(url)
+                    third = len(calls) == 3
+                if third:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             return handle(method, url, headers, body)
 
         cloud.handle = reading
 
     recorder.on_cloud = interrupt_the_third_read
     report = tmp_path / "report.json"
-    result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
+    with ctrl_c_raises():
+        result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
+    release.set()  # the read left in flight ends now: it must print nothing after "interrupted."
+    for thread in [t for t in threading.enumerate() if t.name.startswith("dex-read")]:
+        thread.join(10)
+    late = capsys.readouterr()
+    assert late.err == "" and late.out == "", late
     assert result.code == 130
     assert result.err.strip().splitlines()[-1] == "dex-tui: interrupted."
     assert not report.exists() and list(tmp_path.iterdir()) == []  # no half-written report
@@ -367,8 +387,11 @@ def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, 
 
 
 def test_real_sigint_during_headless_sign_in(tmp_path: Path) -> None:
-    """A real SIGINT to a real process: exit 130 promptly, one line, no traceback, no secret."""
-    scenario = load_scenario("ready").with_knobs(device_code={"approval": "on_demand"})
+    """A real SIGINT to a real process: exit 130 promptly, one line, no traceback, no secret.
+
+    The code is polled every 30 s, so "promptly" is told apart from "at the next poll" with room to
+    spare for a loaded machine; the signal is sent once the process says it waits for the sign-in."""
+    scenario = load_scenario("ready").with_knobs(device_code={"approval": "on_demand", "interval": 30})
     server = start_server(scenario)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
     argv = [sys.executable, "-m", "dex_tui", "--login-url", server.login_url, "--graph-url", server.graph_url,
@@ -376,20 +399,23 @@ def test_real_sigint_during_headless_sign_in(tmp_path: Path) -> None:
             "--token-cache", "memory", "signin"]
     try:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
-        deadline = time.monotonic() + 20
-        while server.cloud.pending_device_codes() == 0:
-            assert time.monotonic() < deadline and process.poll() is None, "no device code was asked for"
-            time.sleep(0.05)
-        time.sleep(0.2)  # inside MSAL's polling loop by now
+                                   text=True, preexec_fn=sigint_as_default)
+        assert process.stderr is not None
+        before = ""
+        while "Waiting for the sign-in to complete" not in before:  # the polling loop has started
+            line = process.stderr.readline()
+            assert line, f"the sign-in ended before waiting: {before}"
+            before += line
+        assert server.cloud.pending_device_codes() == 1
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=60)
         waited = time.monotonic() - sent
+        err = before + err
     finally:
         server.stop()
     assert process.returncode == 130, err
-    assert waited < 3
+    assert waited < 15, f"exited {waited:.1f} s after the signal: it waited for the next poll"
     assert err.strip().splitlines()[-1] == "dex-tui: interrupted."
     assert_no_traceback(out, err)
     assert_no_secret([server.cloud], {"stdout": out, "stderr": err}, kinds=("device",))

@@ -181,10 +181,19 @@ def test_mde_p2_is_found_by_service_plan_in_a_bundle_not_by_sku_name() -> None:
     assert result.status is Status.PASS and "SOME_FUTURE_BUNDLE" in result.summary
 
 
-def test_entra_p1_compares_enabled_units_with_member_users() -> None:
-    assert run("license.entra_p1").status is Status.PASS
-    short = run("license.entra_p1", make_facts(user_count=UserCount(300, True)))
-    assert short.status is Status.WARN and short.evidence["shortfall"] == 50 and "50 short" in short.summary
+def test_entra_p1_compares_enabled_units_with_enabled_member_accounts() -> None:
+    passed = run("license.entra_p1")
+    assert passed.status is Status.PASS and "250 enabled members" in passed.summary
+    # The seed: Entra ID P1 for all users. A shortfall fails the blocker, with both numbers in the evidence.
+    units_150 = (sku("AAD_PREMIUM", "AAD_PREMIUM", units=150),)
+    short = run("license.entra_p1", make_facts(subscribed_skus=units_150, user_count=UserCount(240, True)))
+    assert short.status is Status.FAIL and short.severity is Severity.BLOCKER
+    assert (short.evidence["enabled_units"], short.evidence["users_needing_p1"], short.evidence["shortfall"]) \
+        == (150, 240, 90)
+    assert "150 Entra ID P1 units for 240 enabled members: 90 short" in short.summary
+    assert short.remediation.action and short.remediation.link
+    exact = run("license.entra_p1", make_facts(subscribed_skus=units_150, user_count=UserCount(150, True)))
+    assert exact.status is Status.PASS
     missing = run("license.entra_p1", make_facts(subscribed_skus=(sku("WIN_DEF_ATP", "WINDEFATP"),)))
     assert missing.status is Status.FAIL and missing.severity is Severity.BLOCKER
     p2_only = run("license.entra_p1", make_facts(subscribed_skus=(sku("AAD_PREMIUM_P2", "AAD_PREMIUM_P2"),)))
@@ -192,8 +201,12 @@ def test_entra_p1_compares_enabled_units_with_member_users() -> None:
     two = run("license.entra_p1", make_facts(subscribed_skus=(sku("A", "AAD_PREMIUM", units=100),
                                                               sku("B", "AAD_PREMIUM", "AAD_PREMIUM_P2", units=150))))
     assert two.evidence["enabled_units"] == 250 and two.status is Status.PASS
+    # The filter refused: every user was counted, so enough units still pass but a shortfall is unknown.
     all_users = run("license.entra_p1", make_facts(user_count=UserCount(200, False)))
+    assert all_users.status is Status.PASS
     assert all_users.evidence["members_only"] is False and "guests" in all_users.summary
+    overcounted = run("license.entra_p1", make_facts(user_count=UserCount(300, False)))
+    assert overcounted.status is Status.UNKNOWN and "could not be counted" in overcounted.summary
 
 
 def test_entra_p1_unknown_when_the_user_count_fails_and_skipped_for_hunting() -> None:

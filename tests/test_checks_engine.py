@@ -11,10 +11,10 @@ import pytest
 
 from dex_tui.answers import Answers, Confirmation
 from dex_tui.catalogue import CHECK_IDS
-from dex_tui.commands.signin import headless_sign_in
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.engine import ACCESS_CHECKS, LICENCE_CHECKS, Checker, client_for, cloud_of, run_checks
 from dex_tui.errors import Interrupted
+from dex_tui.headless_signin import headless_sign_in
 from dex_tui.results import Status
 from dex_tui.runtime import Runtime
 from dex_tui.settings import resolve_settings

@@ -102,9 +102,17 @@ def test_users_count_needs_consistency_level_and_is_plain_text() -> None:
     eventual = {"ConsistencyLevel": "eventual"}
     total = get("/users/$count", headers=eventual)
     assert total.headers["Content-Type"].startswith("text/plain")
-    assert total.text == "262"
+    assert total.text == "268"  # 250 members, 6 disabled shared mailboxes, 12 guests
     members = get("/users/$count", headers=eventual, params={"$filter": "userType eq 'Member'"})
-    assert members.text == "250"
+    assert members.text == "256"
+    enabled = get("/users/$count", headers=eventual,
+                  params={"$filter": "accountEnabled eq true and userType eq 'Member'"})
+    assert enabled.text == "250"
+    refused = get("/users/$count", params={"$filter": "accountEnabled eq true and userType eq 'Member'"})
+    assert refused.status_code == 400 and "ConsistencyLevel" in refused.json()["error"]["message"]
+    shared = get("/users", params={"$filter": "accountEnabled eq false", "$select": "displayName,accountEnabled"})
+    assert [u["accountEnabled"] for u in shared.json()["value"]] == [False] * 6
+    assert all("shared mailbox" in u["displayName"] for u in shared.json()["value"])
 
 
 def test_users_paging_with_full_next_links() -> None:
@@ -117,8 +125,8 @@ def test_users_paging_with_full_next_links() -> None:
         url = body.get("@odata.nextLink")
         if url:
             assert url.startswith(f"{G}/users?") and "$skiptoken=" in url and "$top=100" in url
-    assert pages == 3 and len(seen) == 262
-    assert len({u["id"] for u in seen}) == 262
+    assert pages == 3 and len(seen) == 268
+    assert len({u["id"] for u in seen}) == 268
     assert set(seen[0]) == {"id", "userPrincipalName", "userType"}
     assert sum(u["userType"] == "Guest" for u in seen) == 12
 
@@ -299,7 +307,7 @@ def test_batch_shape_order_and_limits() -> None:
     by_id = {r["id"]: r for r in responses}
     assert all(r["status"] == 200 for r in responses)
     assert by_id["1"]["body"]["userPrincipalName"] == "admin@contoso.onmicrosoft.com"
-    assert by_id["5"]["body"] == "262" and by_id["5"]["headers"]["Content-Type"].startswith("text/plain")
+    assert by_id["5"]["body"] == "268" and by_id["5"]["headers"]["Content-Type"].startswith("text/plain")
     too_many = post("/$batch", {"requests": [{"id": str(i), "method": "GET", "url": "/me"} for i in range(21)]})
     assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "BadRequest"
 
@@ -346,7 +354,9 @@ def test_large_user_count_is_cheap() -> None:
     started = time.perf_counter()
     total = session.get(f"{G}/users/$count", headers=headers).text
     members = session.get(f"{G}/users/$count", headers=headers, params={"$filter": "userType eq 'Member'"}).text
+    enabled = session.get(f"{G}/users/$count", headers=headers,
+                          params={"$filter": "accountEnabled eq true and userType eq 'Member'"}).text
     page = session.get(f"{G}/users", headers=headers, params={"$top": "999"}).json()
     assert time.perf_counter() - started < 0.5
-    assert (total, members) == ("200000", "195000")
+    assert (total, members, enabled) == ("200000", "195000", "193800")
     assert len(page["value"]) == 999 and "@odata.nextLink" in page

@@ -49,7 +49,7 @@ def test_scenarios_differ_where_they_say() -> None:
     assert any(f.kind == "throttle" for f in load_scenario("throttled").behaviour.faults)
     assert load_scenario("ca-blocks-device-code").behaviour.device_code.approval == "ca_block"
     large = load_scenario("large")
-    assert large.members + large.guests == 200_000
+    assert large.members + large.disabled_members + large.guests == 200_000
     assert sum(g.count for g in large.devices) == 100_000
 
 

@@ -21,6 +21,7 @@ from dex_tui.demo.testing import device_code_tokens, refresh_tokens
 from dex_tui.http import HttpSession
 from dex_tui.scopes import GRAPH_SCOPES
 from dex_tui.settings import DEFAULT_CLIENT_ID
+from tests.test_secrets_support import sigint_as_default
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def test_msal_device_flow_and_graph_over_https() -> None:
         users = session.get(f"{server.graph_url}/v1.0/users", headers=headers, params={"$top": "200"}).json()
         assert users["@odata.nextLink"].startswith(f"{server.graph_url}/v1.0/users?")
         rest = session.get(users["@odata.nextLink"], headers=headers).json()
-        assert len(users["value"]) + len(rest["value"]) == 262
+        assert len(users["value"]) + len(rest["value"]) == 268
         mde = app.acquire_token_silent(["https://api.securitycenter.microsoft.com/Machine.Read"],
                                        account=app.get_accounts()[0])
         machines = session.get(f"{server.mde_url}/api/machines", params={"$top": "5"},
@@ -136,7 +137,7 @@ def test_demo_server_command_serves_until_ctrl_c() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     process = subprocess.Popen([sys.executable, "-m", "dex_tui", "demo-server", "--scenario", "ready",
                                 "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_default)
     try:
         banner = ""
         deadline = time.monotonic() + 20

@@ -171,6 +171,15 @@ def test_member_of_falls_back_to_direct_memberships() -> None:
     assert not value.transitive and value.roles[0].template_id == "x"
 
 
+def test_user_count_asks_for_the_enabled_members_with_consistency_level_eventual() -> None:
+    client, adapter, _ = make_client(tenant())
+    value = gather(client, CLOUD, names=["user_count"]).value("user_count")
+    (seen,) = [s for s in adapter.seen if s.path == "/v1.0/users/$count"]
+    assert seen.query["$filter"] == ["accountEnabled eq true and userType eq 'Member'"]
+    assert {k.lower(): v for k, v in seen.headers.items()}["consistencylevel"] == "eventual"
+    assert value.count == 25 and value.members_only
+
+
 def test_user_count_falls_back_when_the_member_filter_is_refused() -> None:
     def count(seen: Seen):
         if "$filter" in seen.query:

@@ -52,3 +52,38 @@ def test_every_check_id_is_in_the_checks_table(check_id: str) -> None:
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_every_demo_scenario_is_described(scenario: str) -> None:
     assert f"| `{scenario}` |" in README
+
+
+def _scenario_rows() -> dict[str, tuple[str, int]]:
+    table = README.split("| scenario | what it shows | exit |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.strip().splitlines()[1:]:
+        name, text, code = (cell.strip() for cell in line.strip("|").split(" | "))
+        rows[name.strip("`")] = (text, int(code))
+    return rows
+
+
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_the_scenario_table_says_what_check_exits_with(scenario: str, tmp_path: Path, capsys,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exit column is what ``dex-tui --demo SCENARIO check`` really does with every confirmation
+    recorded; a scenario described as warning shows a warning, one said to fail sign-in fails it."""
+    import json
+
+    from dex_tui import engine
+    from dex_tui.cli import run
+
+    original = engine.client_for
+    monkeypatch.setattr(engine, "client_for", lambda runtime, **kw: original(runtime, sleep=lambda s: None, **kw))
+    answers = tmp_path / "answers.toml"
+    answers.write_text('service = "xdr"\n[terms]\nby = "a@contoso.com"\nat = "2025-06-02T09:10:00Z"\n'
+                       '[license]\nby = "a@contoso.com"\nat = "2025-06-02T09:12:00Z"\n'
+                       '[roles]\nsecurity_reader = true\nsecurity_operator = true\nsecurity_administrator = true\n')
+    text, expected = _scenario_rows()[scenario]
+    code = run(["--demo", scenario, "--state-dir", str(tmp_path / "state"), "check", "--answers", str(answers),
+                "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == expected, f"{scenario}: the README says {expected}, check exits {code}"
+    if code != 3:
+        statuses = {c["status"] for c in json.loads(out)["checks"] if c["severity"] != "info"}
+        assert ("warn" in statuses) == ("warning" in text), (scenario, statuses)

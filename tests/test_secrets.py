@@ -58,7 +58,7 @@ def test_loopback_sign_in_refresh_and_reuse_leave_no_secret_anywhere(memory_keyr
             files = files_under(state_dir)
             modes = (mode_of(cache), mode_of(cache.parent), exposed_files(state_dir))
             key = memory_keyring.store[(KEYRING_SERVICE, KEYRING_USERNAME)]
-            runs.append(run_cli([*args, "signout"], capsys))
+            runs.append(run_cli(["--state-dir", str(state_dir), "signout"], capsys))
     finally:
         server.stop()
     assert [r.code for r in runs] == [0, 0, 0, 0], [r.err for r in runs]

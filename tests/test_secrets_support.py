@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -331,3 +332,21 @@ class Transports:
     def close(self) -> None:
         for transport in self.made:
             transport.close()
+
+
+def sigint_as_default() -> None:
+    """``preexec_fn`` for a child that must see Ctrl+C. A test run started in the background by a
+    script (``pytest ... &``) ignores SIGINT, children inherit that, and Python then installs no
+    KeyboardInterrupt handler: the child would ignore the signal the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt) for the duration, even when the test run was
+    started with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

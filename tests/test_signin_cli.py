@@ -80,7 +80,10 @@ def test_second_run_reuses_the_cache_silently_with_a_keyring(memory_keyring, sta
     everything = first.out + first.err + second.out + second.err + third.out + third.err + caplog.text
     assert secrets and not [s[:12] for s in secrets if s in everything]
 
-    assert run([*args, "signout"]) == 0
+    # signout takes only the options that mean something for it: a connection option is refused.
+    assert run([*args, "signout"]) == 4
+    assert "--login-url does not apply to 'dex-tui signout'" in capsys.readouterr().err
+    assert run(["--state-dir", str(state_dir), "signout"]) == 0
     out = capsys.readouterr().out
     assert "admin@contoso.onmicrosoft.com" in out and "token cache file" in out and "keyring" in out
     assert memory_keyring.store == {}
@@ -153,3 +156,80 @@ def test_signout_with_nothing_remembered(memory_keyring, state_dir: Path, capsys
     assert "nothing to do" in capsys.readouterr().out
     assert run(["--state-dir", str(state_dir), "signout", "--account", "someone@contoso.com"]) == 0
     assert "nothing to do" in capsys.readouterr().out
+
+
+# -- a TLS failure is named as one (issue 13 item 8) ------------------------------------------------------
+
+@pytest.fixture(params=["other-host", "expired"])
+def bad_certificate_server(request, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """An HTTPS server on 127.0.0.1 whose certificate, from a CA we trust, names another host or has
+    expired: (its URL, the CA file, which)."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from dex_tui.demo.certs import issue_demo_certificates
+
+    if request.param == "other-host":
+        files = issue_demo_certificates(tmp_path, ("login.other-host.test",))
+    else:
+        month_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=30)
+        files = issue_demo_certificates(tmp_path, ("127.0.0.1",), now=month_ago)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(files.leaf_chain_file, files.leaf_key_file)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", str(files.ca_file), request.param
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _tls_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert run(argv) == 3
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "could not be reached" not in line and "SSLError" not in line, line
+    return line
+
+
+def test_an_untrusted_certificate_is_named_and_points_at_the_ca_bundle(server, state_dir: Path, capsys) -> None:
+    common = ["--login-url", server.login_url, "--token-cache", "memory", "--state-dir", str(state_dir)]  # type: ignore[attr-defined]
+    for extra in ([], ["--tenant", "contoso.onmicrosoft.com"], ["--cloud", "commercial"]):
+        line = _tls_line(capsys, [*common, *extra, "signin"])
+        assert line.startswith("dex-tui: Certificate not trusted: The TLS certificate of 127.0.0.1 is not trusted")
+        assert "--ca-bundle" in line and "REQUESTS_CA_BUNDLE" in line and "system" in line
+
+
+def test_a_certificate_for_another_host_or_expired_is_named(bad_certificate_server: tuple[str, str, str],
+                                                            state_dir: Path, capsys) -> None:
+    url, ca_file, which = bad_certificate_server
+    line = _tls_line(capsys, ["--login-url", url, "--ca-bundle", ca_file, "--cloud", "commercial",
+                              "--token-cache", "memory", "--state-dir", str(state_dir), "signin"])
+    if which == "other-host":
+        assert line.startswith("dex-tui: Certificate for another host: 127.0.0.1 presented a TLS certificate "
+                               "issued for another host name")
+        assert "--login-url" in line and "--ca-bundle" in line
+    else:
+        assert line.startswith("dex-tui: Certificate expired: The TLS certificate of 127.0.0.1 has expired")
+        assert "clock" in line
+
+
+def test_an_untrusted_graph_certificate_makes_its_checks_unknown_with_the_reason(server, capsys) -> None:
+    from dex_tui.demo import DemoServer
+
+    with DemoServer(FakeCloud(load_scenario("ready"))) as other:  # its CA is not given
+        argv = ["--login-url", server.login_url, "--ca-bundle", server.ca_file,  # type: ignore[attr-defined]
+                "--graph-url", other.graph_url, "--mde-url", server.mde_url,  # type: ignore[attr-defined]
+                "--token-cache", "memory", "--cloud", "commercial", "check", "--format", "json"]
+        assert run(argv) == 3
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    skus = next(r for r in report["reads"] if r["name"] == "subscribed_skus")
+    assert "is not trusted" in skus["error"] and "SSLError" not in skus["error"]
+    entra = next(c for c in report["checks"] if c["id"] == "license.entra_p1")
+    assert entra["status"] == "unknown" and "is not trusted" in entra["summary"]

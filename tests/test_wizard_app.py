@@ -4,6 +4,7 @@ progress, resume, errors and links."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from textual.widgets import Button, Input, RadioButton
@@ -67,10 +68,12 @@ async def test_device_code_panel_countdown_copy_and_demo_approval(state_dir: Pat
         await pilot.press("escape")
         await pilot.press("a")
         await wait_for(pilot, lambda: app.session is not None, timeout=10)
-        # The status line and the identity lines may land in separate frames.
-        await wait_for(pilot, lambda: "Signed in" in screen_text(app) and "Megan Bowen" in screen_text(app))
+        # The status line, the header and the identity block may land in separate frames: wait for the
+        # identity block's last line (the directory roles), not for the name, which the header shows too.
+        await wait_for(pilot, lambda: "Signed in" in screen_text(app)
+                       and "Directory roles: Global Administrator" in screen_text(app))
         text = screen_text(app)
-        assert "Global Administrator" in text
+        assert "Megan Bowen" in text
         assert "neither Security Administrator" not in text
 
 
@@ -84,6 +87,39 @@ async def test_escape_cancels_a_pending_sign_in_quickly(state_dir: Path) -> None
         assert app.flow.step == "signin" and app.session is None
         await pilot.press("n")
         await wait_for(pilot, lambda: "D E M O" in screen_text(app))
+
+
+async def test_a_cancelled_sign_in_that_ends_late_does_not_undo_the_new_code(state_dir: Path, monkeypatch) -> None:
+    """Esc, then n: the cancelled sign-in may notice its cancellation only after the new code is shown
+    (its poll was in flight); what it says then must not hide the new code."""
+    from dex_tui.auth import Authenticator, SignInCancelled
+
+    new_code_shown, old_one_ended = threading.Event(), threading.Event()
+    original = Authenticator.sign_in_with_device_code
+
+    def slow_to_notice(self, show, is_cancelled=lambda: False, *args, **kwargs):
+        try:
+            return original(self, show, is_cancelled, *args, **kwargs)
+        except SignInCancelled:
+            new_code_shown.wait(10)
+            old_one_ended.set()
+            raise
+
+    monkeypatch.setattr(Authenticator, "sign_in_with_device_code", slow_to_notice)
+    app = make_app(state_dir, scenario="fresh", approval="on_demand")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "D E M O" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Sign-in cancelled" in screen_text(app), timeout=3)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "D E M O" in screen_text(app), timeout=10)
+        new_code_shown.set()
+        await wait_for(pilot, old_one_ended.is_set)
+        for _ in range(5):  # let whatever the old worker posted be handled
+            await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "D E M O" in text and "Waiting for you to sign in" in text and "Sign-in cancelled" not in text
 
 
 async def test_conditional_access_block_opens_the_error_dialog(state_dir: Path) -> None:
@@ -161,6 +197,17 @@ async def test_quit_asks_first_and_keeps_progress(state_dir: Path) -> None:
     assert app.return_value == 0
     saved = json.loads((state_dir / "progress" / "demo-ready.json").read_text())
     assert saved["step"] == "signin"
+
+
+async def test_the_demo_quit_dialog_names_the_command_that_resumes(state_dir: Path) -> None:
+    app = make_app(state_dir, scenario="fresh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: shown(app, ConfirmDialog))
+        text = " ".join(screen_text(app).split())
+        assert "Run dex-tui --demo fresh again to continue" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
 
 
 async def test_ctrl_c_saves_and_exits_130(state_dir: Path) -> None:

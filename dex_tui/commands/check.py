@@ -11,8 +11,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dex_tui import TOOL_NAME, console
 from dex_tui.answers import SERVICES
-from dex_tui.errors import UsageError
+from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from dex_tui.results import CheckResult
@@ -30,13 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                         help="text, json, markdown or html (default: text on a terminal, json otherwise; "
                              "with --output, from the file extension)")
     parser.add_argument("--output", metavar="FILE", type=Path,
-                        help="write the report to FILE (atomically, readable by you only) instead of stdout")
+                        help="write the report to FILE (a regular file, replaced atomically, readable by you "
+                             "only) instead of stdout; checked before sign-in; '-' is stdout")
     parser.add_argument("--no-interactive", action="store_true",
                         help="use a remembered sign-in only; exit 3 when none can be used silently")
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    console.err(text)
 
 
 def _use_color(stream: object) -> bool:
@@ -57,9 +59,9 @@ def choose_format(requested: str | None, output: Path | None, stdout_is_tty: boo
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.answers import Answers, load_answers
     from dex_tui.catalogue import CHECK_IDS
-    from dex_tui.commands.signin import headless_sign_in
     from dex_tui.engine import Checker
-    from dex_tui.report import build_report, render, write_text_atomic
+    from dex_tui.headless_signin import headless_sign_in
+    from dex_tui.report import build_report, check_output_path, render, write_text_atomic
     from dex_tui.runtime import Runtime
 
     answers = load_answers(args.answers) if args.answers else Answers()
@@ -67,9 +69,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         answers = replace(answers, service=args.service)
-    if args.output is not None and args.output.is_dir():
-        raise UsageError(f"--output: {str(args.output)!r} is a directory; give a file name.")
-    fmt = choose_format(args.format, args.output, sys.stdout.isatty())
+    output = None if args.output is None or str(args.output) == "-" else args.output
+    if output is not None:  # before sign-in: a device code for nothing is worse than an early error
+        output = check_output_path(output)
+    fmt = choose_format(args.format, output, sys.stdout.isatty())
 
     runtime = Runtime(settings)
     try:
@@ -79,25 +82,39 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         checker = Checker.for_runtime(runtime)
         lock = threading.Lock()
         seen = [0]
+        over = threading.Event()  # the run ended (Ctrl+C too): a read still in flight prints nothing more
         total = len(CHECK_IDS)
 
         def progress(result: CheckResult) -> None:
             with lock:
+                if over.is_set():
+                    return
                 seen[0] += 1
                 _err(f"[{seen[0]:>2}/{total}] {result.status.value:<7} {result.id}: {result.title}")
 
-        results = checker.run(answers, on_result=progress)
-        report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed)
+        try:
+            results = checker.run(answers, on_result=progress)
+        finally:
+            with lock:
+                over.set()
+        # The demo's clock is the scenario's, so the same scenario always gives the same report.
+        generated_at = runtime.fake_cloud.scenario.now if runtime.fake_cloud is not None else None
+        report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed,
+                              generated_at=generated_at)
     finally:
         runtime.close()
 
-    if args.output is not None:
-        path = write_text_atomic(args.output, render(report, fmt))
+    if output is not None:
+        try:
+            path = write_text_atomic(output, render(report, fmt))
+        except UsageError as error:  # the folder changed during the run: the report is not lost
+            _err(f"{TOOL_NAME}: {error.one_line()} The report follows on standard output instead.")
+            console.emit(sys.stdout, render(report, fmt))
+            return int(ExitCode.USAGE)
         _err(f"Report written to {path} ({fmt}).")
         _err(f"Verdict: {report['verdict_text']} (exit code {report['exit_code']})")
     else:
         on_terminal = fmt == "text" and sys.stdout.isatty()
         width = shutil.get_terminal_size().columns if on_terminal else None
-        sys.stdout.write(render(report, fmt, color=on_terminal and _use_color(sys.stdout), width=width))
-        sys.stdout.flush()
+        console.emit(sys.stdout, render(report, fmt, color=on_terminal and _use_color(sys.stdout), width=width))
     return int(report["exit_code"])

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 from typing import TYPE_CHECKING
 
-from dex_tui import TOOL_NAME
+from dex_tui import TOOL_NAME, console
 from dex_tui.errors import ExitCode
 from dex_tui.settings import DEFAULT_SCENARIO, Settings
 
@@ -21,11 +20,11 @@ APPROVALS = ("auto", "on_demand", "decline", "expire", "ca_block")
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    # The names come from the asset files, not from dex_tui.demo: every command builds this parser
-    # (``--version`` too), and importing the fake cloud (and requests with it) costs ~100 ms.
-    from dex_tui.assets import asset_path
+    # The names come from the asset files, not from dex_tui.demo: importing the fake cloud (and
+    # requests with it) for a --help costs ~100 ms.
+    from dex_tui.settings import shipped_scenario_names
 
-    names = sorted(p.stem for p in asset_path("scenarios").glob("*.toml") if not p.name.startswith("_"))
+    names = shipped_scenario_names()
     parser.add_argument("--scenario", metavar="NAME", default=None,
                         help=f"a scenario file, or one of: {', '.join(names)} "
                              f"(default: --demo's, else {DEFAULT_SCENARIO})")
@@ -60,12 +59,12 @@ def run(settings: Settings, args: argparse.Namespace, *, stop: threading.Event |
             while not stop.wait(0.5):  # short waits so Ctrl+C is seen promptly
                 pass
     except KeyboardInterrupt:
-        print(f"{TOOL_NAME} demo-server: stopped (Ctrl+C); the demo CA file was removed.", file=sys.stderr)
+        console.err(f"{TOOL_NAME} demo-server: stopped (Ctrl+C); the demo CA file was removed.")
         return int(ExitCode.INTERRUPTED)
     finally:
         if own_stop:
             signal.signal(signal.SIGTERM, previous)
-    print(f"{TOOL_NAME} demo-server: stopped; the demo CA file was removed.", file=sys.stderr)
+    console.err(f"{TOOL_NAME} demo-server: stopped; the demo CA file was removed.")
     return int(ExitCode.READY)
 
 
@@ -91,4 +90,4 @@ def _print_banner(server: DemoServer, scenario: Scenario) -> None:
         f"--token-cache memory signin",
         "Serving until Ctrl+C.",
     ]
-    print("\n".join(lines), flush=True)
+    console.out("\n".join(lines))

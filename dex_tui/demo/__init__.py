@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # The HTTPS server needs trustme; import it only when asked for.
+    # The HTTPS server (ssl, sockets, certificates) is imported only when asked for.
     if name == "DemoServer":
         from dex_tui.demo.server import DemoServer
 

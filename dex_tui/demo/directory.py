@@ -31,6 +31,7 @@ _LAST = ("Vance", "Wilber", "Deyoung", "Cline", "Berg", "Siciliani", "Braun", "C
          "Hooper", "Motte", "Fernandez", "Gupta", "Razo", "Shah", "Novak", "Smit", "Tanaka", "Kovac",
          "Ito", "Costa")
 _GUEST_DOMAINS = ("fabrikam.com", "tailspintoys.com", "northwindtraders.com", "adatum.com")
+_SHARED_MAILBOXES = ("Reception", "Sales", "Support", "Invoices", "Careers", "Facilities", "Press", "Payroll")
 
 
 def machine_id(tenant_id: str, name: str) -> str:
@@ -148,6 +149,15 @@ class TenantState:
                     "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US", "surname": last,
                     "userPrincipalName": upn, "userType": "Member", "accountEnabled": True}
 
+        def disabled_member(i: int) -> dict[str, Any]:
+            """A shared mailbox: a member account that cannot sign in and needs no Entra ID licence."""
+            name = _SHARED_MAILBOXES[i % len(_SHARED_MAILBOXES)]
+            upn = f"{name.lower()}{i // len(_SHARED_MAILBOXES) or ''}@{domain}"
+            return {"@odata.type": "#microsoft.graph.user", "id": stable_id(tid, "shared", upn), "businessPhones": [],
+                    "displayName": f"{name} (shared mailbox)", "givenName": None, "jobTitle": None, "mail": upn,
+                    "mobilePhone": None, "officeLocation": None, "preferredLanguage": "en-US", "surname": None,
+                    "userPrincipalName": upn, "userType": "Member", "accountEnabled": False}
+
         def guest(i: int) -> dict[str, Any]:
             first, last = _FIRST[(i * 7) % len(_FIRST)], _LAST[(i * 11) % len(_LAST)]
             home = _GUEST_DOMAINS[i % len(_GUEST_DOMAINS)]
@@ -162,6 +172,7 @@ class TenantState:
         return LazyCollection([
             Segment(len(people), named, shared_member),
             Segment(generated, member, shared_member),
+            Segment(s.disabled_members, disabled_member, {"usertype": "Member", "accountenabled": False}),
             Segment(s.guests, guest, {"usertype": "Guest", "accountenabled": True}),
         ])
 

@@ -200,7 +200,7 @@ class Graph:
             "postalCode": "98052", "preferredLanguage": "en", "securityComplianceNotificationMails": [],
             "securityComplianceNotificationPhones": [], "state": "WA", "street": "One Microsoft Way",
             "technicalNotificationMails": [s.operator.upn], "tenantType": "AAD",
-            "directorySizeQuota": {"used": min(s.members + s.guests, 300000) + 120, "total": 300000},
+            "directorySizeQuota": {"used": min(s.members + s.disabled_members + s.guests, 300000) + 120, "total": 300000},
             "assignedPlans": [], "privacyProfile": None, "provisionedPlans": [], "verifiedDomains": domains,
         }
         full = {"Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All",

@@ -218,6 +218,7 @@ class Scenario:
     groups: tuple[Group, ...]
     members: int
     guests: int
+    disabled_members: int  # besides ``members``: member accounts that cannot sign in (shared mailboxes)
     skus: tuple[Sku, ...]
     devices: tuple[DeviceGroup, ...]
     partners: tuple[Partner, ...]
@@ -589,6 +590,7 @@ def _build(data: dict[str, Any], source: str) -> Scenario:
     guests = u.integer("guests", 0, maximum=10_000_000)
     if members < len(upns):
         u.fail("members", f"is {members}, fewer than the {len(upns)} named people (operator included)")
+    disabled = u.integer("disabled", 0, maximum=10_000_000)  # besides ``members``
     u.done()
 
     skus = tuple(_sku(s) for s in root.tables("skus"))
@@ -668,7 +670,7 @@ def _build(data: dict[str, Any], source: str) -> Scenario:
     root.done()
 
     return Scenario(name=name, summary=summary, source=source, raw=data, operator=operator, people=people,
-                    groups=tuple(groups), members=members, guests=guests, skus=skus, devices=devices,
+                    groups=tuple(groups), members=members, guests=guests, disabled_members=disabled, skus=skus, devices=devices,
                     partners=tuple(partners), ca_policies=tuple(ca_policies), known_tenants=tuple(known),
                     experts=experts, group_creation=group_creation, behaviour=behaviour, **tenant)
 

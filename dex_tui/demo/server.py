@@ -1,5 +1,5 @@
 """The loopback HTTPS transport: serves a FakeCloud on 127.0.0.1 with a certificate from a CA generated
-for this run (trustme), so the real transport (sockets, TLS, timeouts) can be exercised.
+for this run (``dex_tui.demo.certs``), so the real transport (sockets, TLS, timeouts) can be exercised.
 
 One port serves all three services: the identity platform at the root, Graph under ``/graph`` and
 the Defender for Endpoint API under ``/mde`` (a tenant segment is a GUID, a domain, ``organizations``
@@ -104,15 +104,13 @@ class DemoServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> DemoServer:
-        import trustme
+        from dex_tui.demo.certs import issue_demo_certificates
 
         self._dir = Path(tempfile.mkdtemp(prefix="dex-tui-demo-"))
-        ca = trustme.CA(organization_name="dex-tui demo CA (not trusted anywhere else)")
-        certificate = ca.issue_cert(HOST, "localhost")
-        ca_path = self._dir / "demo-ca.pem"
-        ca.cert_pem.write_to_path(str(ca_path))
+        files = issue_demo_certificates(self._dir, (HOST, "localhost"))
+        ca_path = files.ca_file
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        certificate.configure_cert(context)
+        context.load_cert_chain(files.leaf_chain_file, files.leaf_key_file)
         try:
             server = _Server((HOST, self.requested_port), self)
         except OSError as exc:
