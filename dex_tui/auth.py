@@ -34,7 +34,7 @@ from dex_tui import signin_retry
 from dex_tui.desktop import local_desktop
 from dex_tui.directory_roles import may_manage_defender_experts, role_names
 from dex_tui.errors import DexError, SignInError
-from dex_tui.graph import parse_retry_after
+from dex_tui.http import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
 from dex_tui.signin_errors import (
