@@ -249,13 +249,14 @@ def resolve_settings(cli: dict[str, Any], env: dict[str, str] | None = None) -> 
     """
     env = dict(os.environ) if env is None else env
     config_value = cli.get("config") or env.get(f"{ENV_PREFIX}CONFIG")
+    config_path: Path | None
     if config_value:
-        config_path: Path | None = Path(config_value).expanduser()
+        config_path = Path(config_value).expanduser()
         config = load_config_file(config_path)
     else:
-        config_path = default_config_path()
-        config = load_config_file(config_path) if config_path.is_file() else {}
-        config_path = config_path if config else None
+        default = default_config_path()
+        config = load_config_file(default) if default.is_file() else {}
+        config_path = default if config else None
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
