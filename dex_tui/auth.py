@@ -37,6 +37,7 @@ from dex_tui.errors import DexError, SignInError
 from dex_tui.http import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
+from dex_tui.settings import is_guid
 from dex_tui.signin_errors import (
     DEFAULT_CONSENT_ROLE,
     AccountChoiceRequired,
@@ -395,7 +396,7 @@ class Authenticator:
 
         Reads only the local cache: no network.
         """
-        return cached_accounts(self.store, host=self._host, tenant=self.tenant if _is_guid(self.tenant) else None)
+        return cached_accounts(self.store, host=self._host, tenant=self.tenant if is_guid(self.tenant) else None)
 
     def restore(self, account: CachedAccount | None = None, *, is_cancelled: Callable[[], bool] = lambda: False,
                 on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn | None:
@@ -791,13 +792,6 @@ def _home_account_id(client_info: object, id_claims: Mapping[str, Any]) -> str |
             return f"{info['uid']}.{info['utid']}"
     sub = id_claims.get("sub")
     return str(sub) if sub else None
-
-
-_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def _is_guid(value: str) -> bool:
-    return bool(_GUID_RE.match(value or ""))
 
 
 # The sign-in errors, the retry policy and the role names are defined in their own modules

@@ -113,6 +113,7 @@ def default_config_path() -> Path:
 
 
 def is_guid(value: str) -> bool:
+    """A GUID in its usual 8-4-4-4-12 hex form (tenant, client, object and role template IDs), any case."""
     return bool(_GUID.match(value))
 
 

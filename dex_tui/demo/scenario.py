@@ -20,11 +20,11 @@ from dex_tui.assets import asset_path
 from dex_tui.clouds import CLOUD_NAMES, Cloud, get_cloud
 from dex_tui.demo.catalogue import ROLE_TEMPLATES, SERVICE_PLANS, SKUS
 from dex_tui.errors import UsageError
+from dex_tui.settings import is_guid
 from dex_tui.tomlfile import load_toml
 
 SCENARIO_DIR = ("scenarios",)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ID_NAMESPACE = uuid.UUID("6c2d5a8e-3f1b-4c8e-9a47-0d3e5f7a9b21")
 
@@ -366,7 +366,7 @@ class _Fields:
     def guid(self, key: str, default: Any = None) -> str:
         value: str = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
         value = value.lower()
-        if not _GUID.match(value):
+        if not is_guid(value):
             self.fail(key, f"is {value!r}, which is not a GUID")
         return value
 
