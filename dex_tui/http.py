@@ -19,6 +19,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from dex_tui import TOOL_NAME, __version__
+from dex_tui.shutdown import on_exit
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 
@@ -149,6 +150,7 @@ def combined_ca_bundle(extra_ca: Path) -> str:
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write("\n".join(parts))
     atexit.register(_remove_quietly, name)
+    on_exit(lambda: _remove_quietly(name))  # also after Ctrl+C, SIGTERM and SIGHUP (dex_tui.shutdown)
     return name
 
 
