@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
+from dex_tui.bounded_read import TransportLimit
 from dex_tui.errors import DexError, NetworkError, SignInError
 from dex_tui.graph import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
@@ -525,6 +526,10 @@ def classify_flow_error(result: Mapping[str, Any], *, context: str) -> SignInErr
 
 
 def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
+    if isinstance(exc, TransportLimit):  # too large, too slow, or a redirect (dex_tui.bounded_read, dex_tui.http)
+        return NetworkError(f"{str(exc)[:1].upper()}{str(exc)[1:]} (while {doing}).", title=_LIMIT_TITLES.get(
+            type(exc).__name__, "Sign-in reply refused"),
+            next_step="Check --login-url, the network path and any proxy, then try again.")
     if isinstance(exc, requests.exceptions.SSLError):
         from dex_tui.http import tls_failure
 
@@ -552,6 +557,8 @@ def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
         next_step="Check --login-url: it must point to a Microsoft identity platform (v2.0) endpoint.")
 
 
+_LIMIT_TITLES = {"ResponseTooLarge": "Sign-in reply too large", "DeadlineExceeded": "Sign-in reply too slow",
+                 "RedirectRefused": "Sign-in redirect refused"}
 _CALL_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, KeyError)
 
 # Replies worth another try: throttled (429) or a server-side failure. Anything else is an answer.

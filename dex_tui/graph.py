@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from dex_tui.bounded_read import DeadlineExceeded, ResponseTooLarge, TransportLimit
 from dex_tui.errors import CannotEvaluate, Interrupted
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import Endpoints
@@ -289,6 +290,8 @@ class GraphClient:
             try:
                 response = self.session.request(method, url, headers=request_headers, json=json_body,
                                                 timeout=self.timeout, allow_redirects=False)
+            except TransportLimit as exc:  # too large, too slow, or a redirect: never worth another try
+                raise _limit_error(exc, endpoint, read) from None
             except requests.exceptions.SSLError as exc:
                 from dex_tui.http import tls_failure
 
@@ -540,6 +543,22 @@ class GraphClient:
         """The typed error for one failed inner response, as if the request had been sent alone."""
         return self._http_error(f"GET {_endpoint_of(self.url(GRAPH, url))}", response.status, response.body,
                                 read, self.max_attempts, retry_after=_header(response.headers, "Retry-After"))
+
+
+def _limit_error(exc: TransportLimit, endpoint: str, read: str | None) -> GraphError:
+    """The read is ``unknown``, saying which bound the answer broke (dex_tui.bounded_read)."""
+    if isinstance(exc, ResponseTooLarge):
+        return GraphError(f"{endpoint} failed: {exc}.", kind="malformed", endpoint=endpoint, read=read,
+                          title="Answer too large",
+                          next_step="Retry later; if it persists, check --graph-url and --mde-url and any proxy on "
+                                    "the way.")
+    if isinstance(exc, DeadlineExceeded):
+        return GraphError(f"{endpoint} failed: {exc}.", kind="network", endpoint=endpoint, read=read,
+                          title="Answer too slow",
+                          next_step="Check the network path (proxy, firewall) and run the checks again.")
+    return GraphError(f"{endpoint} failed: {exc}.", kind="malformed", endpoint=endpoint, read=read,
+                      title="Redirect refused",
+                      next_step="Check --graph-url and --mde-url: they must name the API roots themselves.")
 
 
 def _takes_force_refresh(provider: Any) -> bool:
