@@ -16,7 +16,9 @@ from typing import Any
 
 from dex_tui.answers import Answers, Confirmation
 from dex_tui.catalogue import CHECK_IDS, catalogue
-from dex_tui.facts import (
+from dex_tui.results import CheckResult, Remediation, Status
+from dex_tui.safety import clean_text
+from dex_tui.tenant_facts import (
     AvModeCounts,
     CaPolicies,
     CloudInfo,
@@ -31,8 +33,6 @@ from dex_tui.facts import (
     TenantNames,
     UserCount,
 )
-from dex_tui.results import CheckResult, Remediation, Status
-from dex_tui.safety import clean_text
 
 SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}
 SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
