@@ -150,9 +150,10 @@ class Terminal:
         with self.lock:
             return b"".join(self.chunks)
 
-    def wait_for(self, text: bytes, timeout: float = 60) -> None:
+    def wait_for(self, text: bytes, timeout: float = 60, since: int = 0) -> None:
+        """Until ``text`` appears in what was written from byte ``since`` on."""
         deadline = time.monotonic() + timeout
-        start = len(self.screen)
+        start = since
         while text not in self.screen[start:]:
             assert self.process.poll() is None, self.screen[-3000:]
             assert time.monotonic() < deadline, f"{text!r} never appeared"
@@ -185,9 +186,12 @@ def test_the_wizard_ends_at_once_with_a_read_in_flight(silent_machines: HostileS
     try:
         terminal.wait_for(b"Welcome")
         echo_before = terminal.echo_on()
+        mark = len(terminal.screen)
         terminal.press(b"\x0e")  # Ctrl+N: on to Sign in (the loopback fake approves the code itself)
-        terminal.wait_for(b"Signed in")
-        terminal.press(b"\x0e")  # on to the checks, which start reading
+        terminal.wait_for(b"Signed in", since=mark)
+        mark = len(terminal.screen)
+        terminal.press(b"\x0e")  # on to the checks (their reads may have started on Sign in already)
+        terminal.wait_for(b"Eligibility", since=mark)
         _wait_for_the_read(silent_machines, terminal.process, terminal.screen[-2000:].decode(errors="replace"))
         sent = time.monotonic()
         if how == "ctrl-c":
