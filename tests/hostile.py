@@ -11,7 +11,6 @@ listener (``Listener``) plays "another host" and records what reaches it.
 
 from __future__ import annotations
 
-import gzip
 import json
 import socket
 import threading
@@ -43,6 +42,7 @@ class HostileServer(DemoServer):
         return self
 
     def attack(self, method: str, path: str, action: Action) -> HostileServer:
+        """Answer requests with ``method`` ("*": any) whose path holds ``path`` with ``action``."""
         with self.lock:
             self.attacks.append((method.upper(), path, action))
         return self
@@ -50,13 +50,14 @@ class HostileServer(DemoServer):
     def action_for(self, method: str, path: str) -> Action | None:
         with self.lock:
             for want_method, prefix, action in self.attacks:
-                if want_method in (method, "*") and path.startswith(prefix):
+                if want_method in (method, "*") and prefix in path:
                     return action
         return None
 
-    def requests_to(self, prefix: str) -> int:
+    def requests_to(self, part: str, method: str = "*") -> int:
+        """How many requests came for a path holding ``part`` (with ``method``, or any)."""
         with self.lock:
-            return sum(1 for _, path, _ in self.seen if path.startswith(prefix))
+            return sum(1 for seen_method, path, _ in self.seen if part in path and method in ("*", seen_method))
 
 
 class _HostileHandler(_Handler):
@@ -69,8 +70,7 @@ class _HostileHandler(_Handler):
             super()._serve()
             return
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        self.request_body = self.rfile.read(length) if length else b""
         action(self)
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
@@ -96,6 +96,21 @@ def reply(status: int, body: bytes | str, headers: dict[str, str] | None = None)
 
 def json_reply(value: Any, status: int = 200) -> Action:
     return reply(status, json.dumps(value), {"Content-Type": "application/json"})
+
+
+def rewrite(change: Callable[[Any], Any]) -> Action:
+    """The fake cloud's own answer, its JSON body passed through ``change`` (a wrong shape, a bad value)."""
+
+    def act(handler: BaseHTTPRequestHandler) -> None:
+        owner: HostileServer = handler.server.owner  # type: ignore[attr-defined]
+        url = f"https://127.0.0.1:{owner.port}{handler.path}"
+        answer = owner.cloud.handle(handler.command, url, dict(handler.headers.items()),
+                                    handler.request_body)  # type: ignore[attr-defined]
+        body = json.dumps(change(json.loads(answer.body))).encode()
+        headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+        reply(answer.status, body, headers)(handler)
+
+    return act
 
 
 def redirect(status: int, location: str) -> Action:
@@ -128,10 +143,19 @@ def endless_json(prefix: bytes, item: bytes, chunk_items: int = 4096) -> Action:
 def gzip_bomb(prefix: bytes, item: bytes, inflated: int) -> Action:
     """A small gzip body (``Content-Encoding: gzip``) that inflates to about ``inflated`` bytes of a JSON
     page: ``prefix``, then ``item,`` repeated."""
-    repeats = max(1, inflated // (len(item) + 1))
-    raw = prefix + (item + b",") * repeats + item + b"]}"
-    body = gzip.compress(raw, compresslevel=9)
-    return reply(200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    block = (item + b",") * max(1, (1 << 20) // (len(item) + 1))
+    parts = [packer.compress(prefix)]
+    for _ in range(max(1, inflated // len(block))):
+        parts.append(packer.compress(block))
+    parts.append(packer.compress(item + b"]}"))
+    parts.append(packer.flush())
+    body = b"".join(parts)
+    action = reply(200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    action.size = len(body)  # type: ignore[attr-defined]
+    return action
 
 
 def trickle(head: bytes, every: float, stop: threading.Event) -> Action:
