@@ -3,7 +3,7 @@
 The origin is decided the way the connection will be made, not by a friendlier parser: ``urllib``'s
 ``urlsplit`` reads ``https://other:443\\@graph/x`` as host ``graph``, while ``requests`` (urllib3)
 connects to ``other``. So a link is refused outright when it holds anything two parsers could read
-differently (a backslash, userinfo, whitespace or a control character), and otherwise both parsers
+differently (a backslash, userinfo, a control character, a space before the path), and otherwise both parsers
 must agree with the base on scheme (https), host and port.
 """
 
@@ -33,8 +33,11 @@ def origin_problem(link: str, base: str) -> str | None:
     https origin for every parser. The reason is a plain phrase, safe to show (the host is cleaned)."""
     if any(ch == "\\" for ch in link):
         return "it holds a backslash, which parsers read differently"
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in link):
-        return "it holds a space or a control character"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in link):
+        return "it holds a control character"
+    authority = link.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if any(ch.isspace() for ch in authority):  # a space in the path or query is only quoted; not here
+        return "it holds a space before the path"
     try:
         link_views = _both_origins(link)
         base_view = _both_origins(base)[1]

@@ -164,9 +164,11 @@ def test_the_origin_rule_itself() -> None:
     base = "https://graph.microsoft.com/v1.0"
     assert origin_problem("https://graph.microsoft.com/v1.0/users?$skiptoken=x", base) is None
     assert origin_problem("https://GRAPH.microsoft.com:443/v1.0/users", base) is None
+    assert origin_problem("https://graph.microsoft.com/v1.0/machines?$filter=a eq 'b'&$skip=2", base) is None
     for bad in ("https://evil:443\\@graph.microsoft.com/v1.0/x", "https://u@graph.microsoft.com/x",
                 "https://graph.microsoft.com.evil.test/x", "https://graph.microsoft.com:8443/x",
                 "http://graph.microsoft.com/x", "//graph.microsoft.com/x", "https://graph.microsoft.com\t/x",
+                "https://graph.microsoft.com /x", "https://graph.microsoft.com/x\r\nHost: evil",
                 "https://graph.microsoft.com%2f@evil/x", "https://[::1]/x"):
         assert origin_problem(bad, base), bad
 
