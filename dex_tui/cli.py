@@ -76,7 +76,7 @@ COMMAND_GLOBALS: dict[str | None, tuple[str, ...]] = {
 
 EPILOG = """\
 exit codes: 0 ready, 1 warnings only, 2 a blocker, 3 could not evaluate (sign-in, permission,
-network), 4 usage or internal error, 130 interrupted.
+network), 4 usage or internal error, 130 interrupted, 143/129 stopped by SIGTERM/SIGHUP.
 settings come from, highest first: the command line, DEX_TUI_* environment variables, the config
 file (--config, DEX_TUI_CONFIG, or the platform's config directory), defaults.
 """
