@@ -16,6 +16,7 @@ from typing import Any
 
 from dex_tui.answers import Answers, Confirmation
 from dex_tui.catalogue import CHECK_IDS, catalogue
+from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.results import CheckResult, Remediation, Status
 from dex_tui.safety import clean_text
 from dex_tui.tenant_facts import (
@@ -35,8 +36,6 @@ from dex_tui.tenant_facts import (
 )
 
 SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}
-SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
-GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 # EU Data Boundary: the EU member states and the EFTA countries.
 EU_DATA_BOUNDARY = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH".split())
