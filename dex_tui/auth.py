@@ -32,6 +32,7 @@ import requests
 
 from dex_tui import signin_retry
 from dex_tui.desktop import local_desktop
+from dex_tui.device_code_poll import bound_flow
 from dex_tui.directory_roles import may_manage_defender_experts, role_names
 from dex_tui.errors import DexError, SignInError
 from dex_tui.http import parse_retry_after
@@ -240,7 +241,17 @@ def explain_missing_scopes(scopes: Iterable[str], resource: str = "Microsoft Gra
     return "; ".join(lines)
 
 
-_CALL_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, KeyError)
+# TypeError and AttributeError: MSAL reading a reply of the wrong JSON shape ([] or null for an object).
+_CALL_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, KeyError, TypeError,
+                AttributeError)
+
+
+def _unusable_reply(host: str, doing: str, why: str) -> SignInError:
+    """A reply that parsed but is not what the identity platform sends."""
+    return IdentityProviderError(
+        f"{host} sent a reply that is not what the identity platform sends while {doing} ({why}).",
+        title="Sign-in reply unusable",
+        next_step="Check --login-url: it must point to a Microsoft identity platform (v2.0) endpoint.")
 
 
 class _ReplyWatch:
@@ -359,6 +370,9 @@ class Authenticator:
             raise _unless_busy(watch, self._discovery_error(exc), self._host, doing) from None
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
             raise _unless_busy(watch, network_error(exc, self._host, doing), self._host, doing) from None
+        except (KeyError, TypeError, AttributeError):  # metadata of the wrong shape: {}, [], null, ...
+            raise _unless_busy(watch, self._discovery_error(ValueError("wrong shape")), self._host,
+                               doing) from None
 
     def _discovery_error(self, exc: ValueError) -> SignInError:
         text = str(exc)
@@ -433,6 +447,9 @@ class Authenticator:
                 self._drop_app()
                 raise _unless_busy(app.reply_watch, classify_flow_error(result, context="Signing in from the "
                                    "saved session"), self._host, "signing in from the saved session")
+            if not isinstance(result.get("access_token"), str):
+                self._drop_app()
+                raise _unusable_reply(self._host, "signing in from the saved session", "no access_token in it")
             return self._finish(app, result, msal_account, method="cache")
 
         return self._retrying("signing in from the saved session", attempt, is_cancelled, on_retry)
@@ -460,18 +477,23 @@ class Authenticator:
             flow = app.initiate_device_flow(scopes=list(self.graph_scopes))
         except _CALL_ERRORS as exc:
             raise _unless_busy(app.reply_watch, network_error(exc, self._host, doing), self._host, doing) from None
-        if "user_code" not in flow:
-            raise _unless_busy(app.reply_watch, classify_flow_error(flow, context="Asking for a sign-in code"),
+        if not isinstance(flow, dict) or not isinstance(flow.get("device_code"), str) \
+                or not isinstance(flow.get("user_code"), str):
+            if isinstance(flow, dict) and flow.get("error"):
+                raise _unless_busy(app.reply_watch, classify_flow_error(flow, context="Asking for a sign-in code"),
+                                   self._host, doing)
+            raise _unless_busy(app.reply_watch, _unusable_reply(self._host, doing, "no device code in it"),
                                self._host, doing)
+        bound_flow(flow, _now)  # MSAL polls with these: an interval of 0 is a busy loop nothing stops
         uri = str(flow.get("verification_uri") or flow.get("verification_url") or "")
         return DeviceCodePrompt(
             user_code=clean_text(flow["user_code"], limit=40),
             verification_uri=clean_text(uri, limit=300),
-            expires_at=float(flow.get("expires_at") or (_now() + int(flow.get("expires_in", 900)))),
+            expires_at=float(flow["expires_at"]),
             message=clean_text(flow.get("message") or "", limit=500),
-            interval=int(flow.get("interval") or 5),
+            interval=int(flow["interval"]),
             link_allowed=is_allowed_link(uri, self._link_hosts),
-            expires_in=int(flow.get("expires_in") or 900),
+            expires_in=int(flow["expires_in"]),
             _flow=flow, _app=app)
 
     def complete_device_flow(self, prompt: DeviceCodePrompt, is_cancelled: Callable[[], bool] = lambda: False,
@@ -499,8 +521,12 @@ class Authenticator:
             except _CALL_ERRORS as exc:
                 raise _unless_busy(app.reply_watch, network_error(exc, self._host, doing), self._host,
                                    doing) from None
-            if "access_token" in result:
+            if not isinstance(result, dict):
+                raise _unusable_reply(self._host, doing, "not a JSON object")
+            if isinstance(result.get("access_token"), str):
                 return self._finish(app, result, None, method="device_code")
+            if not result.get("error"):  # 200 without an access token, or without anything
+                raise _unusable_reply(self._host, doing, "no access_token in it")
             if result.get("error") in ("authorization_pending", "slow_down"):
                 if is_cancelled():
                     raise SignInCancelled("The sign-in was cancelled.", next_step="Start it again when ready.")
@@ -659,7 +685,10 @@ class Authenticator:
                     scopes=missing, next_step=error.next_step)
             raise error
         self.store.save()
-        token: str = result["access_token"]
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if not isinstance(token, str) or not token:
+            self._drop_app()
+            raise _unusable_reply(self._host, f"getting a {resource} token", "no access_token in it")
         granted = _scopes_of(token_claims(token).get("scp")) or _scopes_of(result.get("scope"))
         if granted:
             missing = missing_from(scopes, granted)

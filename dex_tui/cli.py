@@ -24,6 +24,7 @@ from dex_tui import TOOL_NAME, __version__, console
 from dex_tui.clouds import CLOUD_NAMES
 from dex_tui.errors import DexError, ExitCode, InternalError, UsageError
 from dex_tui.settings import DEFAULT_SCENARIO, TOKEN_CACHE_MODES, Settings, resolve_settings
+from dex_tui.shutdown import Terminated, finish, install_signal_handlers
 
 # Subcommand -> one line for the help.
 SUBCOMMANDS: dict[str, str] = {
@@ -75,7 +76,7 @@ COMMAND_GLOBALS: dict[str | None, tuple[str, ...]] = {
 
 EPILOG = """\
 exit codes: 0 ready, 1 warnings only, 2 a blocker, 3 could not evaluate (sign-in, permission,
-network), 4 usage or internal error, 130 interrupted.
+network), 4 usage or internal error, 130 interrupted, 143/129 stopped by SIGTERM/SIGHUP.
 settings come from, highest first: the command line, DEX_TUI_* environment variables, the config
 file (--config, DEX_TUI_CONFIG, or the platform's config directory), defaults.
 """
@@ -280,6 +281,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.err(f"{TOOL_NAME}: interrupted.")
         return int(ExitCode.INTERRUPTED)
+    except Terminated as stop:  # SIGTERM, SIGHUP: as Ctrl+C, with the shell's code for the signal
+        console.err(f"{TOOL_NAME}: stopped by {stop.name}.")
+        return stop.exit_code
     except BrokenPipeError:  # a reader went away while help or a listing was printed
         console.silence(sys.stdout)
         return int(ExitCode.READY)
@@ -290,11 +294,19 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> int:
-    """Console-script entry point."""
+    """Console-script entry point: the process ends with the code at once, never waiting for a read still
+    in flight in a worker thread (``dex_tui.shutdown``)."""
+    install_signal_handlers()
+    code = int(ExitCode.USAGE)
     try:
-        return run()
+        code = run()
+    except KeyboardInterrupt:  # a second Ctrl+C while the first one was being handled
+        code = int(ExitCode.INTERRUPTED)
+    except Terminated as stop:
+        code = stop.exit_code
     finally:
         console.flush_quietly()
+    return finish(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,6 +70,14 @@ def _as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _kind(value: Any) -> str:
+    """A JSON value's kind in words, for a malformed-answer message."""
+    if value is None:
+        return "null"
+    return {list: "a list", dict: "an object", bool: "a boolean", int: "a number", float: "a number",
+            str: "a string"}.get(type(value), "something else")
+
+
 def _malformed(read: str, endpoint: str, problem: str) -> GraphError:
     return GraphError(f"{endpoint} answered {problem}.", kind="malformed", endpoint=endpoint, read=read,
                       title="Malformed answer")
@@ -235,9 +243,16 @@ def read_machines(client: GraphClient, deps: Mapping[str, ReadResult]) -> Device
                                                     "$top": MDE_PAGE_SIZE}):
             pages += 1
             for item in items:
-                status = item.get("onboardingStatus", item.get("onboardingstatus"))
-                if str(status or "onboarded").lower() == "onboarded":
-                    health[str(item.get("healthStatus") or "Unknown")] += 1
+                status = item.get("onboardingStatus", item.get("onboardingstatus", "Onboarded"))
+                state = item.get("healthStatus")
+                if not isinstance(status, str):  # a wrong shape makes no count: unknown, never "none onboarded"
+                    raise _malformed("machines", "GET /api/machines",
+                                     f"a device whose onboardingStatus is {_kind(status)}, not a string")
+                if not (state is None or isinstance(state, str)):
+                    raise _malformed("machines", "GET /api/machines",
+                                     f"a device whose healthStatus is {_kind(state)}, not a string")
+                if status.lower() == "onboarded":
+                    health[state or "Unknown"] += 1
     except GraphError as error:
         if error.status == 404:  # documented: 404 when the tenant has no recent machines (§4.14)
             return DeviceCounts(0, MappingProxyType({}), pages + 1, no_recent_machines=True)
@@ -254,6 +269,9 @@ def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeC
         pages += 1
         for item in items:
             raw = item.get("avMode")
+            if not (raw is None or isinstance(raw, str | int)) or isinstance(raw, bool):
+                raise _malformed("av_info", "GET /api/deviceavinfo",
+                                 f"a device whose avMode is {_kind(raw)}, not a mode")
             modes[AV_MODES.get("" if raw is None else str(raw).strip(), "other")] += 1
     return AvModeCounts(MappingProxyType(dict(modes)), sum(modes.values()), pages)
 

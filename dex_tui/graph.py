@@ -22,11 +22,13 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from dex_tui.bounded_read import DeadlineExceeded, ResponseTooLarge, TransportLimit
 from dex_tui.errors import CannotEvaluate, Interrupted
 from dex_tui.http import parse_retry_after
 from dex_tui.json_stream import value_elements_in_turns
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import Endpoints
+from dex_tui.url_origin import origin_problem
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +105,6 @@ def _endpoint_of(url: str) -> str:
     """``METHOD host/path`` without the query string (which may hold tenant data, never a token)."""
     parts = urlsplit(url)
     return f"{parts.hostname or ''}{parts.path}"
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
@@ -270,6 +267,8 @@ class GraphClient:
             try:
                 response = self.session.request(method, url, headers=request_headers, json=json_body,
                                                 timeout=self.timeout, allow_redirects=False)
+            except TransportLimit as exc:  # too large, too slow, or a redirect: never worth another try
+                raise _limit_error(exc, endpoint, read) from None
             except requests.exceptions.SSLError as exc:
                 from dex_tui.http import tls_failure
 
@@ -399,7 +398,6 @@ class GraphClient:
         waiting out one long ``json.loads``. Take each page's items before asking for the next page.
         """
         url: str | None = self.url(api, path, params)
-        base_origin = _origin(self.base_url(api))
         seen: set[str] = set()
         pages = 0
         while url:
@@ -419,10 +417,12 @@ class GraphClient:
             if next_link is not None and not isinstance(next_link, str):
                 raise GraphError(f"GET {_endpoint_of(url)}: '@odata.nextLink' is not a URL.", kind="malformed",
                                  endpoint=_endpoint_of(url), read=read, title="Malformed answer")
-            if next_link and _origin(next_link) != base_origin:
-                raise GraphError(f"GET {_endpoint_of(url)}: the next page points to another host "
-                                 f"({urlsplit(next_link).hostname}); refusing to send the token there.",
-                                 kind="malformed", endpoint=_endpoint_of(url), read=read, title="Unsafe next link")
+            problem = origin_problem(next_link, self.base_url(api)) if next_link else None
+            if problem:
+                raise GraphError(f"GET {_endpoint_of(url)}: the next page link was refused: {problem}; the "
+                                 "token is sent only to the API it was meant for.",
+                                 kind="malformed", endpoint=_endpoint_of(url), read=read, title="Unsafe next link",
+                                 next_step="Check --graph-url and --mde-url, and any proxy that rewrites answers.")
             url = next_link or None
 
     def get_all(self, api: str, path: str, *, params: Mapping[str, Any] | None = None,
@@ -523,6 +523,22 @@ class GraphClient:
                                 read, self.max_attempts, retry_after=_header(response.headers, "Retry-After"))
 
 
+def _limit_error(exc: TransportLimit, endpoint: str, read: str | None) -> GraphError:
+    """The read is ``unknown``, saying which bound the answer broke (dex_tui.bounded_read)."""
+    if isinstance(exc, ResponseTooLarge):
+        return GraphError(f"{endpoint} failed: {exc}.", kind="malformed", endpoint=endpoint, read=read,
+                          title="Answer too large",
+                          next_step="Retry later; if it persists, check --graph-url and --mde-url and any proxy on "
+                                    "the way.")
+    if isinstance(exc, DeadlineExceeded):
+        return GraphError(f"{endpoint} failed: {exc}.", kind="network", endpoint=endpoint, read=read,
+                          title="Answer too slow",
+                          next_step="Check the network path (proxy, firewall) and run the checks again.")
+    return GraphError(f"{endpoint} failed: {exc}.", kind="malformed", endpoint=endpoint, read=read,
+                      title="Redirect refused",
+                      next_step="Check --graph-url and --mde-url: they must name the API roots themselves.")
+
+
 def _takes_force_refresh(provider: Any) -> bool:
     """Whether a token provider accepts ``force_refresh=`` (the runtime's getters do)."""
     if provider is None:
@@ -531,6 +547,10 @@ def _takes_force_refresh(provider: Any) -> bool:
         return "force_refresh" in inspect.signature(provider).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "null")
 
 
 def _safe_json(response: requests.Response) -> Any:
@@ -571,8 +591,12 @@ class _Page:
 
     def items(self) -> Iterator[dict[str, Any]]:
         for item in self._parse:
-            if isinstance(item, dict):
-                yield item
+            if not isinstance(item, dict):  # one item of the wrong shape: the read is unknown, not shorter
+                endpoint = f"{self.method} {_endpoint_of(self.url)}"
+                raise GraphError(f"{endpoint} answered a 'value' list holding a {_json_kind(item)} where an "
+                                 "object was expected.", kind="malformed", endpoint=endpoint, status=self.status,
+                                 read=self.read, title="Malformed answer")
+            yield item
 
     def finish(self) -> None:
         for _ in self._parse:

@@ -17,24 +17,44 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from dex_tui import TOOL_NAME, __version__
+from dex_tui.bounded_read import (
+    DEFAULT_DEADLINE,
+    MAX_BODY_BYTES,
+    MAX_INFLATED_BYTES,
+    POOL_CLASSES,
+    DeadlineExceeded,
+    TransportLimit,
+    deadline,
+    expired,
+    read_body,
+)
+from dex_tui.safety import clean_text
+from dex_tui.shutdown import on_exit
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 
 
 class HttpSession(requests.Session):
-    """A ``requests.Session`` that always sets a timeout and a verification bundle."""
+    """A ``requests.Session`` that always sets a timeout and a verification bundle, follows no redirect,
+    caps every answer's size and gives every request a deadline (``dex_tui.bounded_read``)."""
 
-    def __init__(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, verify: str | bool = True) -> None:
+    def __init__(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, verify: str | bool = True,
+                 deadline: float = DEFAULT_DEADLINE, max_bytes: int = MAX_BODY_BYTES,
+                 max_inflated: int = MAX_INFLATED_BYTES) -> None:
         super().__init__()
         if verify is False:
             raise ValueError("TLS verification cannot be switched off")
         self.timeout = timeout
         self.verify_bundle = verify
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.max_inflated = max_inflated
         self.headers["User-Agent"] = f"{TOOL_NAME}/{__version__}"
         self.mount("https://", OneTrustStoreAdapter())
 
@@ -43,7 +63,42 @@ class HttpSession(requests.Session):
             kwargs["timeout"] = self.timeout
         if kwargs.get("verify") in (None, False):
             kwargs["verify"] = self.verify_bundle
-        return super().request(method, url, *args, **kwargs)
+        # A redirect would carry the request (a token, a refresh token, a device code) to wherever the
+        # server says, even plain http: none is followed, and a 3xx answer is refused below.
+        kwargs["allow_redirects"] = False
+        stream = bool(kwargs.get("stream"))
+        kwargs["stream"] = True  # the body is read here, within its bounds
+        host = urlsplit(url.decode() if isinstance(url, bytes) else url).hostname or "the server"
+        with deadline(self.deadline) as when:
+            try:
+                response = super().request(method, url, *args, **kwargs)
+                if 300 <= response.status_code < 400:
+                    response.close()
+                    raise RedirectRefused(response.status_code, host, response.headers.get("Location"))
+                if not stream:
+                    read_body(response, max_bytes=self.max_bytes, max_inflated=self.max_inflated)
+            except TransportLimit:
+                raise
+            except (requests.RequestException, OSError) as exc:
+                if expired(when):
+                    raise DeadlineExceeded(f"{host} did not send its whole answer within {self.deadline:g} "
+                                           "seconds", self.deadline) from None
+                if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+                    raise requests.ConnectionError(f"the connection to {host} failed") from None
+                raise
+        return response
+
+
+class RedirectRefused(TransportLimit):
+    """A 3xx answer: dex-tui follows no redirect (the request is never sent to the new address)."""
+
+    def __init__(self, status: int, host: str, location: str | None) -> None:
+        target = urlsplit(location or "")
+        where = f" to {clean_text(target.hostname or location or '?', 80)}" if location else ""
+        super().__init__(f"{host} answered with a redirect (HTTP {status}){where}; dex-tui follows no "
+                         "redirect, so nothing was sent there")
+        self.status = status
+        self.location = location
 
 
 class OneTrustStoreAdapter(HTTPAdapter):
@@ -59,6 +114,15 @@ class OneTrustStoreAdapter(HTTPAdapter):
         super().__init__()
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES  # connections that honour the deadline
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = POOL_CLASSES
+        return manager
 
     def _context(self, verify: Any) -> ssl.SSLContext | None:
         """The shared context for the bundle ``verify`` names; None when it names no readable file or
@@ -170,6 +234,7 @@ def combined_ca_bundle(extra_ca: Path) -> str:
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write("\n".join(parts))
     atexit.register(_remove_quietly, name)
+    on_exit(lambda: _remove_quietly(name))  # also after Ctrl+C, SIGTERM and SIGHUP (dex_tui.shutdown)
     return name
 
 
@@ -180,9 +245,11 @@ def _remove_quietly(path: str) -> None:
         return
 
 
-def build_session(ca_bundle: Path | None = None, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> HttpSession:
-    """The session for a real tenant (the demo mounts its adapter on top, see ``dex_tui.demo``)."""
+def build_session(ca_bundle: Path | None = None, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                  **limits: Any) -> HttpSession:
+    """The session for a real tenant (the demo mounts its adapter on top, see ``dex_tui.demo``);
+    ``limits`` are HttpSession's ``deadline``, ``max_bytes`` and ``max_inflated``."""
     verify: str | bool = combined_ca_bundle(ca_bundle) if ca_bundle else True
-    session = HttpSession(timeout=timeout, verify=verify)
+    session = HttpSession(timeout=timeout, verify=verify, **limits)
     session.trust_env = True  # proxies and .netrc still apply; verify is set per request above
     return session

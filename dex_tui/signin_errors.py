@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msal
 import requests
 
+from dex_tui.bounded_read import TransportLimit
 from dex_tui.errors import NetworkError, SignInError
 from dex_tui.safety import clean_text
 from dex_tui.scopes import GRAPH_SCOPES
@@ -241,7 +242,16 @@ def classify_flow_error(result: Mapping[str, Any], *, context: str) -> SignInErr
         next_step="Try again; if it keeps failing, give this message to your identity administrator.")
 
 
+_LIMIT_TITLES = {"ResponseTooLarge": "Sign-in reply too large", "DeadlineExceeded": "Sign-in reply too slow",
+                 "RedirectRefused": "Sign-in redirect refused"}
+
+
 def network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
+    if isinstance(exc, TransportLimit):  # too large, too slow, or a redirect (dex_tui.bounded_read, dex_tui.http)
+        text = str(exc)
+        return NetworkError(f"{text[:1].upper()}{text[1:]} (while {doing}).",
+                            title=_LIMIT_TITLES.get(type(exc).__name__, "Sign-in reply refused"),
+                            next_step="Check --login-url, the network path and any proxy, then try again.")
     if isinstance(exc, requests.exceptions.SSLError):
         from dex_tui.http import tls_failure
 

@@ -39,6 +39,7 @@ from dex_tui.flow import (
 )
 from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
 from dex_tui.settings import Settings
+from dex_tui.shutdown import end_app_on_signals
 from screens import messages as msg
 from screens.base import StepScreen
 from screens.links import allowed_link, can_start_browser
@@ -734,7 +735,8 @@ def run_wizard(settings: Settings, restart: bool) -> int:
         gc.enable()
         raise
     try:
-        result = app.run()
+        with end_app_on_signals(lambda code: (app.save_progress(), app.exit(code))):  # SIGTERM, SIGHUP
+            result = app.run()
     except KeyboardInterrupt:
         app.save_progress()
         return int(ExitCode.INTERRUPTED)
