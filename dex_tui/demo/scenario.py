@@ -622,7 +622,7 @@ def _build(data: dict[str, Any], source: str) -> Scenario:
     group_names = {g.display_name for g in groups}
     if len(group_names) != len(groups):
         root.fail("groups", "repeats a group name")
-    for i, (g, group) in enumerate(zip(group_fields, groups, strict=True)):
+    for g, group in zip(group_fields, groups, strict=True):
         for j, nested in enumerate(group.member_groups):
             if nested not in group_names or nested == group.display_name:
                 g.fail(f"member_groups[{j}]", f"names {nested!r}, which is not another group in [[groups]]")
