@@ -92,20 +92,20 @@ def reading(name: str) -> Iterator[None]:
 
 @contextmanager
 def tag_reads() -> Iterator[None]:
-    """While active, every request a read sends (through ``dex_tui.facts.run_read``) carries its name."""
-    from dex_tui import facts
+    """While active, every request a read sends (through ``dex_tui.read_scheduler.run_read``) carries its name."""
+    from dex_tui import read_scheduler
 
-    original = facts.run_read
+    original = read_scheduler.run_read
 
     def run_read(client: Any, spec: Any, deps: Any) -> Any:
         with reading(spec.name):
             return original(client, spec, deps)
 
-    facts.run_read = run_read
+    read_scheduler.run_read = run_read
     try:
         yield
     finally:
-        facts.run_read = original
+        read_scheduler.run_read = original
 
 
 class FakeServerProcess:

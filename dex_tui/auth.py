@@ -4,8 +4,9 @@ Every method that talks to the identity provider blocks; call it from a thread w
 the UI thread. Building an MSAL app does network I/O (OpenID discovery), so apps are built lazily
 inside those methods, one fresh app per sign-in attempt (MSAL caches error replies per app,
 reference/tech.md §1.8). Outcomes MSAL reports vaguely (cancel and expiry both come back as
-``authorization_pending``) are classified here into typed :class:`~dex_tui.errors.SignInError`
-subclasses, each with a plain explanation and the next step.
+``authorization_pending``) become typed :class:`~dex_tui.errors.SignInError` subclasses, each with a
+plain explanation and the next step (:mod:`dex_tui.signin_errors`); a busy identity provider is
+ridden out as :mod:`dex_tui.signin_retry` says.
 
 Nothing here ever logs or returns token text or the device code; :class:`SignedIn` carries who
 signed in, never a token.
@@ -19,7 +20,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -30,10 +30,32 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
-from dex_tui.errors import DexError, NetworkError, SignInError
-from dex_tui.graph import parse_retry_after
+from dex_tui import signin_retry
+from dex_tui.desktop import local_desktop
+from dex_tui.directory_roles import may_manage_defender_experts, role_names
+from dex_tui.errors import DexError, SignInError
+from dex_tui.http import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
+from dex_tui.signin_errors import (
+    DEFAULT_CONSENT_ROLE,
+    AccountChoiceRequired,
+    AppNotUsable,
+    BrowserSignInUnavailable,
+    ConditionalAccessBlocked,
+    ConsentRequired,
+    DeviceCodeExpired,
+    IdentityProviderError,
+    IdentityProviderUnavailable,
+    SignInCancelled,
+    SignInDeclined,
+    SignInRequired,
+    TenantNotFound,
+    aadsts_codes,
+    classify_flow_error,
+    network_error,
+)
+from dex_tui.signin_retry import TRANSIENT_STATUSES, RetryPolicy, SignInRetry, retrying
 from dex_tui.token_cache import TokenCacheStore
 
 log = logging.getLogger(__name__)
@@ -54,154 +76,11 @@ class _DropMsalCacheEvents(logging.Filter):
 
 logging.getLogger("msal.token_cache").addFilter(_DropMsalCacheEvents())
 
-# Directory role template IDs (reference/domain.md §4.10) -> names, to show the ``wids`` hint.
-ROLE_NAMES: dict[str, str] = {
-    "5d6b6bb7-de71-4623-b4af-96380a352509": "Security Reader",
-    "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f": "Security Operator",
-    "194ae4cb-b126-40b2-bd5b-6091b380977d": "Security Administrator",
-    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
-    "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
-    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
-    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
-    "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9": "Conditional Access Administrator",
-    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
-    "69091246-20e8-4a56-aa4d-066075b2a7a8": "Teams Administrator",
-}
-# The "User" template every member carries in ``wids``; it is not a directory role worth showing.
-DEFAULT_USER_ROLE = "b79fbf4d-3ef9-4689-8143-76b194e85509"
-SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
-GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
-
-DEFAULT_CONSENT_ROLE = "Global Administrator, Privileged Role Administrator or Cloud Application Administrator"
 MDE_APP_NAME = "WindowsDefenderATP"
-
-# Conditional Access refusals: 53003 is "blocked by Conditional Access" (the authentication-flows
-# policy that blocks device code answers with it); the others are its relatives.
-_CA_CODES = {
-    53000: "the device is not compliant with the organisation's policy",
-    53001: "the device is not joined to the organisation's domain",
-    53002: "the app is not an approved client app for the organisation",
-    53003: "a Conditional Access policy blocks this sign-in",
-    53004: "the account must complete multi-factor registration first",
-    50097: "the policy requires device authentication",
-}
-_CONSENT_CODES = {65001}
-_SESSION_ENDED_CODES = {50173, 70008, 70043, 700082, 700084, 50133, 50089, 50076, 50079, 50078}
 
 
 def _now() -> float:
     return time.time()
-
-
-# -- typed errors ---------------------------------------------------------------------------------
-
-
-class SignInCancelled(SignInError):
-    """The operator cancelled the sign-in."""
-
-    code = "cancelled"
-    default_title = "Sign-in cancelled"
-
-
-class DeviceCodeExpired(SignInError):
-    """The device code ran out before anyone entered it; a new one can be issued."""
-
-    code = "expired"
-    default_title = "The sign-in code expired"
-
-
-class SignInDeclined(SignInError):
-    """The person at the browser declined the sign-in."""
-
-    code = "declined"
-    default_title = "Sign-in declined"
-
-
-class ConditionalAccessBlocked(SignInError):
-    """A Conditional Access policy refused the sign-in (AADSTS53003 and relatives)."""
-
-    code = "ca_blocked"
-    default_title = "Blocked by Conditional Access"
-
-    def __init__(self, explanation: str, *, aadsts: int, **kwargs: Any) -> None:
-        super().__init__(explanation, **kwargs)
-        self.aadsts = aadsts
-
-
-class ConsentRequired(SignInError):
-    """A permission the checks need has not been consented to in this tenant."""
-
-    code = "consent_required"
-    default_title = "Permission not granted"
-
-    def __init__(self, explanation: str, *, scopes: tuple[str, ...] = (), **kwargs: Any) -> None:
-        super().__init__(explanation, **kwargs)
-        self.scopes = scopes
-
-
-class SignInRequired(SignInError):
-    """No cached sign-in can be used silently: someone has to sign in (again)."""
-
-    code = "signin_required"
-    default_title = "Sign-in required"
-
-
-class AccountChoiceRequired(SignInError):
-    """Several accounts are cached; the operator must choose one."""
-
-    code = "account_choice"
-    default_title = "Choose an account"
-
-    def __init__(self, explanation: str, *, accounts: list[CachedAccount], **kwargs: Any) -> None:
-        super().__init__(explanation, **kwargs)
-        self.accounts = accounts
-
-
-class BrowserSignInUnavailable(SignInError):
-    """The browser flow cannot be used here (SSH, no desktop, or only a console browser)."""
-
-    code = "browser_unavailable"
-    default_title = "Browser sign-in not available here"
-
-
-class AppNotUsable(SignInError):
-    """The application (client) ID cannot be used in this tenant as configured."""
-
-    code = "app_not_usable"
-    default_title = "The sign-in application is not usable"
-
-
-class TenantNotFound(SignInError):
-    """The identity provider does not know the tenant."""
-
-    code = "tenant_not_found"
-    default_title = "Tenant not found"
-
-
-class IdentityProviderError(SignInError):
-    """Any other refusal from the identity provider (the AADSTS code is kept)."""
-
-    code = "idp_error"
-
-
-class IdentityProviderUnavailable(NetworkError):
-    """The identity provider answered HTTP 429 or 5xx: busy, throttling or failing for a while.
-
-    ``status`` is the HTTP status, ``retry_after`` the wait it asked for (seconds), if any, and
-    ``doing`` what was being done. Sign-in tries again a few times (:class:`RetryPolicy`) before this
-    reaches a person.
-    """
-
-    code = "idp_unavailable"
-    default_title = "Sign-in service unavailable"
-
-    def __init__(self, explanation: str, *, status: int, retry_after: float | None = None,
-                 codes: tuple[int, ...] = (), doing: str = "", **kwargs: Any) -> None:
-        super().__init__(explanation, **kwargs)
-        self.status = status
-        self.retry_after = retry_after
-        self.codes = codes
-        self.doing = doing
 
 
 # -- value objects ----------------------------------------------------------------------------------
@@ -277,12 +156,12 @@ class SignedIn:
     @property
     def role_names(self) -> tuple[str, ...]:
         """Names of the directory roles hinted by the token (unknown IDs shown as IDs)."""
-        return tuple(ROLE_NAMES.get(rid, rid) for rid in self.role_template_ids if rid != DEFAULT_USER_ROLE)
+        return role_names(self.role_template_ids)
 
     @property
     def may_manage_defender_experts(self) -> bool:
         """Security Administrator or Global Administrator, as hinted by the token."""
-        return bool({SECURITY_ADMINISTRATOR, GLOBAL_ADMINISTRATOR} & set(self.role_template_ids))
+        return may_manage_defender_experts(self.role_template_ids)
 
     def missing_scopes_explanation(self) -> str:
         """Plain words on the permissions not granted, or '' when all were."""
@@ -310,59 +189,6 @@ class BrowserPage:
 
     url: str
     opened: bool
-
-
-@dataclass(frozen=True)
-class SignInRetry:
-    """A busy identity provider (HTTP 429 or 5xx): sign-in waits ``delay`` seconds, then makes try
-    number ``attempt`` of ``attempts``. No secret in it; for the UI and stderr."""
-
-    host: str
-    doing: str
-    status: int
-    delay: float
-    attempt: int
-    attempts: int
-
-    def one_line(self) -> str:
-        return (f"{self.host} answered HTTP {self.status} while {self.doing}; trying again in "
-                f"{_seconds(self.delay)} (try {self.attempt} of {self.attempts}).")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How sign-in rides out a busy identity provider (HTTP 429 and 5xx from the token, device code
-    and discovery endpoints): a few tries, each with a fresh MSAL app (MSAL replays a cached error
-    reply to the same app, reference/tech.md §1.8), the provider's Retry-After honoured, otherwise
-    exponential backoff, and a cap on the total wait so nobody is left waiting for long.
-
-    ``sleep`` replaces the cancellable wait (tests pass a recorder so nothing really waits).
-    """
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 8.0
-    max_total_wait: float = 30.0
-    sleep: Callable[[float], None] | None = field(default=None, compare=False)
-
-    def delay(self, retry: int, retry_after: float | None) -> float:
-        """Seconds before retry number ``retry`` (1-based): Retry-After when given, else backoff."""
-        if retry_after is not None:
-            return max(0.0, retry_after)
-        return min(self.max_delay, self.base_delay * 2 ** (retry - 1))
-
-    def wait(self, seconds: float, is_cancelled: Callable[[], bool]) -> None:
-        """Wait ``seconds``, returning within a tenth of a second of ``is_cancelled()`` turning true."""
-        if self.sleep is not None:
-            self.sleep(seconds)
-            return
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0 and not is_cancelled():
-            time.sleep(min(0.1, remaining))
-
-
-# Replaced by tests so CLI and wizard runs never really wait; read when an Authenticator is built.
-DEFAULT_RETRY_POLICY = RetryPolicy()
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -413,149 +239,7 @@ def explain_missing_scopes(scopes: Iterable[str], resource: str = "Microsoft Gra
     return "; ".join(lines)
 
 
-def aadsts_codes(result: Mapping[str, Any]) -> list[int]:
-    """The AADSTS error codes of an error reply (from ``error_codes`` or the description)."""
-    codes = [c for c in result.get("error_codes") or [] if isinstance(c, int)]
-    for match in re.findall(r"AADSTS(\d+)", str(result.get("error_description") or "")):
-        if int(match) not in codes:
-            codes.append(int(match))
-    return codes
-
-
-def _describe(result: Mapping[str, Any]) -> str:
-    """The first line of the provider's error description, cleaned (it is server text)."""
-    text = str(result.get("error_description") or result.get("error") or "no description")
-    return clean_text(text.strip().splitlines()[0] if text.strip() else text, limit=300)
-
-
-def _seconds(value: float) -> str:
-    whole = max(0, round(value))
-    return f"{whole} second{'s' if whole != 1 else ''}"
-
-
-def is_ssh_session(environ: Mapping[str, str]) -> bool:
-    return any(environ.get(name) for name in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT"))
-
-
-def has_local_desktop(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
-    """A browser could open on this very screen: not SSH, and a desktop session."""
-    if is_ssh_session(environ):
-        return False
-    if platform in ("win32", "darwin"):
-        return True
-    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
-
-
-def classify_flow_error(result: Mapping[str, Any], *, context: str) -> SignInError:
-    """A typed, explained error for an MSAL error reply (``context`` says what was being done)."""
-    error = str(result.get("error") or "")
-    codes = aadsts_codes(result)
-    detail = _describe(result)
-    for code in codes:
-        if code in _CA_CODES:
-            return ConditionalAccessBlocked(
-                f"Microsoft Entra refused the sign-in: {_CA_CODES[code]} (AADSTS{code}). When it happens "
-                "during a device code sign-in, it is usually the Conditional Access policy that blocks "
-                "the device code flow (Conditional Access > Authentication flows).",
-                aadsts=code,
-                next_step="Sign in another way: run dex-tui on a local desktop and choose the browser "
-                          "sign-in; or from an SSH session forward a port (ssh -L 8400:localhost:8400 "
-                          "HOST) and run 'dex-tui signin --browser --port 8400', then open the printed "
-                          "address on your own machine; or run it from a compliant device or an allowed "
-                          "location. Your Conditional Access administrator can tell you which applies.")
-    if error in ("authorization_declined", "access_denied") or 65004 in codes:
-        return SignInDeclined(
-            "The sign-in (or the consent it asked for) was declined at the sign-in page.",
-            next_step="Start the sign-in again and approve it, or sign in with another account.")
-    if any(c in _CONSENT_CODES for c in codes) or error == "consent_required":
-        return ConsentRequired(
-            f"The delegated permissions dex-tui asks for ({', '.join(GRAPH_SCOPES)}) have not all been "
-            f"consented to in this tenant ({detail}).",
-            scopes=tuple(GRAPH_SCOPES),
-            next_step=f"Ask someone with the {DEFAULT_CONSENT_ROLE} role to sign in once and consent "
-                      "on behalf of the organisation, or to grant admin consent to the app in the "
-                      "Microsoft Entra admin center (Enterprise applications > the app > Permissions).")
-    if 7000218 in codes or error == "invalid_client":
-        return AppNotUsable(
-            f"The application does not allow public client flows, which the device code and browser "
-            f"sign-ins need ({detail}).",
-            next_step="In the app registration set Authentication > Allow public client flows to Yes, "
-                      "wait a minute, and sign in again; or use the default client ID.")
-    if 700016 in codes or error == "unauthorized_client":
-        return AppNotUsable(
-            f"The application (client) ID is not known in this tenant ({detail}).",
-            next_step="Check --client-id and --tenant, or register the app in this tenant (see the "
-                      "README, 'Client ID').")
-    if 50105 in codes:
-        return AppNotUsable(
-            f"Your account is not assigned to the sign-in application ({detail}).",
-            next_step="Ask an administrator to assign you to the enterprise application, or use an "
-                      "account that is assigned.")
-    if 90002 in codes or error == "invalid_tenant":
-        return TenantNotFound(
-            f"The identity provider does not know this tenant ({detail}).",
-            next_step="Check --tenant (a tenant ID or a verified domain) and --cloud.")
-    if error == "expired_token":
-        return DeviceCodeExpired(
-            "The code was not entered before it expired.",
-            next_step="Ask for a new code and enter it within its lifetime.")
-    if error == "bad_verification_code":
-        return IdentityProviderError(
-            "The identity provider did not recognise the device code.", title="Sign-in failed",
-            next_step="Start the sign-in again.")
-    if error in ("invalid_grant", "interaction_required") or any(c in _SESSION_ENDED_CODES for c in codes):
-        return SignInRequired(
-            f"Microsoft Entra asks for a new sign-in ({detail}): the saved session expired or was "
-            "revoked, or the tenant now requires more (for example multi-factor authentication).",
-            next_step="Sign in again.")
-    if error == "invalid_scope" or 70011 in codes:
-        return IdentityProviderError(
-            f"The identity provider refused the requested permissions ({detail}).",
-            title="Permission request refused",
-            next_step="Check that --cloud and the endpoints match the tenant's cloud.")
-    if 500011 in codes:
-        return IdentityProviderError(
-            f"The API is not present in this tenant ({detail}).", title="API not available",
-            next_step="The Defender for Endpoint API appears once Microsoft Defender for Endpoint is "
-                      "provisioned in the tenant.")
-    code_text = ", ".join(f"AADSTS{c}" for c in codes) or error or "unknown error"
-    return IdentityProviderError(
-        f"{context} failed: {detail} ({code_text}).", title="Sign-in failed",
-        next_step="Try again; if it keeps failing, give this message to your identity administrator.")
-
-
-def _network_error(exc: BaseException, host: str, doing: str) -> NetworkError:
-    if isinstance(exc, requests.exceptions.SSLError):
-        from dex_tui.http import tls_failure
-
-        tls = tls_failure(exc, host)
-        return NetworkError(f"{tls.explanation.rstrip('.')} (while {doing}).", title=tls.title,
-                            next_step=tls.next_step)
-    if isinstance(exc, requests.ReadTimeout):
-        return NetworkError(
-            f"{host} sent no answer within the read timeout while {doing} ({type(exc).__name__}).",
-            next_step="Check the network and the proxy settings, then try again.")
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return NetworkError(
-            f"The connection to {host} broke while reading its answer while {doing} ({type(exc).__name__}).",
-            next_step="Check the network and the proxy settings, then try again.")
-    if isinstance(exc, requests.RequestException):
-        return NetworkError(
-            f"{host} could not be reached while {doing} ({type(exc).__name__}).",
-            next_step="Check the network, the proxy settings and --login-url, then try again.")
-    if isinstance(exc, msal.exceptions.MsalServiceError):
-        return NetworkError(
-            f"{host} answered with a server error while {doing} ({clean_text(exc, 120)}).",
-            next_step="Wait a minute and try again.")
-    return NetworkError(
-        f"{host} sent a reply that could not be understood while {doing} ({type(exc).__name__}).",
-        next_step="Check --login-url: it must point to a Microsoft identity platform (v2.0) endpoint.")
-
-
 _CALL_ERRORS = (requests.RequestException, msal.exceptions.MsalServiceError, ValueError, KeyError)
-
-# Replies worth another try: throttled (429) or a server-side failure. Anything else is an answer.
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class _ReplyWatch:
@@ -626,7 +310,7 @@ class Authenticator:
     ``login_url`` is the identity host root (cloud table, ``--login-url`` or the demo host);
     ``tenant`` is the tenant segment (``organizations`` when none was given). ``session`` is the
     run's one HTTP session. ``store`` is the token cache (load it before use; this class saves it).
-    ``retry`` says how sign-in rides out HTTP 429/5xx (default :data:`DEFAULT_RETRY_POLICY`).
+    ``retry`` says how sign-in rides out HTTP 429/5xx (default :data:`dex_tui.signin_retry.DEFAULT_RETRY_POLICY`).
     """
 
     def __init__(self, *, client_id: str, login_url: str, tenant: str, session: requests.Session,
@@ -650,7 +334,7 @@ class Authenticator:
         self._signed_in: SignedIn | None = None
         self._graph_silent_scopes: tuple[str, ...] = self.graph_scopes
         self._on_signed_in = on_signed_in
-        self.retry = retry if retry is not None else DEFAULT_RETRY_POLICY
+        self.retry = retry if retry is not None else signin_retry.DEFAULT_RETRY_POLICY
 
     # -- state --
 
@@ -672,7 +356,7 @@ class Authenticator:
         except ValueError as exc:
             raise _unless_busy(watch, self._discovery_error(exc), self._host, doing) from None
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
-            raise _unless_busy(watch, _network_error(exc, self._host, doing), self._host, doing) from None
+            raise _unless_busy(watch, network_error(exc, self._host, doing), self._host, doing) from None
 
     def _discovery_error(self, exc: ValueError) -> SignInError:
         text = str(exc)
@@ -773,7 +457,7 @@ class Authenticator:
         try:
             flow = app.initiate_device_flow(scopes=list(self.graph_scopes))
         except _CALL_ERRORS as exc:
-            raise _unless_busy(app.reply_watch, _network_error(exc, self._host, doing), self._host, doing) from None
+            raise _unless_busy(app.reply_watch, network_error(exc, self._host, doing), self._host, doing) from None
         if "user_code" not in flow:
             raise _unless_busy(app.reply_watch, classify_flow_error(flow, context="Asking for a sign-in code"),
                                self._host, doing)
@@ -811,7 +495,7 @@ class Authenticator:
             try:
                 result = app.acquire_token_by_device_flow(flow, exit_condition=exit_condition)
             except _CALL_ERRORS as exc:
-                raise _unless_busy(app.reply_watch, _network_error(exc, self._host, doing), self._host,
+                raise _unless_busy(app.reply_watch, network_error(exc, self._host, doing), self._host,
                                    doing) from None
             if "access_token" in result:
                 return self._finish(app, result, None, method="device_code")
@@ -847,12 +531,9 @@ class Authenticator:
         """Whether the browser flow may be offered here (a local desktop with a graphical browser)."""
         from dex_tui.loopback import graphical_browser_available
 
-        if is_ssh_session(self.environ):
-            return BrowserPolicy(False, "this is an SSH session: a browser would open on the remote "
-                                        "machine, not in front of you", "this is an SSH session")
-        if not has_local_desktop(self.environ):
-            return BrowserPolicy(False, "there is no desktop session here (no DISPLAY or WAYLAND_DISPLAY)",
-                                 "there is no desktop session here")
+        desktop = local_desktop(self.environ)
+        if not desktop.present:
+            return BrowserPolicy(False, desktop.reason, desktop.short)
         check = graphical_browser_available()
         return BrowserPolicy(check.ok, check.reason, check.short)
 
@@ -894,7 +575,7 @@ class Authenticator:
                 flow = app.initiate_auth_code_flow(scopes=list(self.graph_scopes), redirect_uri=redirect_uri,
                                                    prompt="select_account", response_mode="form_post")
             except _CALL_ERRORS as exc:
-                raise _network_error(exc, self._host, "preparing the browser sign-in") from None
+                raise network_error(exc, self._host, "preparing the browser sign-in") from None
             auth_uri = flow["auth_uri"]
             if not is_allowed_link(auth_uri, self._link_hosts):
                 raise IdentityProviderError(
@@ -924,7 +605,7 @@ class Authenticator:
             try:
                 result = current.acquire_token_by_auth_code_flow(flow, reply, scopes=list(self.graph_scopes))
             except _CALL_ERRORS as exc:
-                raise _unless_busy(current.reply_watch, _network_error(exc, self._host, doing), self._host,
+                raise _unless_busy(current.reply_watch, network_error(exc, self._host, doing), self._host,
                                    doing) from None
             except RuntimeError:  # MSAL's nonce or max_age check of the id_token failed
                 raise IdentityProviderError(
@@ -1013,54 +694,13 @@ class Authenticator:
         except _CALL_ERRORS as exc:
             self._drop_app()
             during = doing[:1].lower() + doing[1:]  # "Getting a Microsoft Graph token" inside a sentence
-            raise _unless_busy(app.reply_watch, _network_error(exc, self._host, during), self._host,
+            raise _unless_busy(app.reply_watch, network_error(exc, self._host, during), self._host,
                                during) from None
 
     def _retrying(self, doing: str, attempt: Callable[[], _T], is_cancelled: Callable[[], bool],
                   on_retry: Callable[[SignInRetry], None] | None) -> _T:
-        """``attempt()`` again (it builds a fresh MSAL app) while the provider answers 429/5xx, as
-        :attr:`retry` allows; then one clear :class:`IdentityProviderUnavailable`."""
-        policy = self.retry
-        waited = 0.0
-        number = 1
-        while True:
-            try:
-                return attempt()
-            except IdentityProviderUnavailable as busy:
-                during = busy.doing or doing
-                delay = policy.delay(number, busy.retry_after)
-                if number >= policy.attempts or waited + delay > policy.max_total_wait:
-                    raise self._gave_up(busy, during, number, waited, delay) from None
-                log.info("%s answered %d while %s; try %d in %.1fs", self._host, busy.status, during, number + 1,
-                         delay)
-                if on_retry is not None:
-                    on_retry(SignInRetry(host=self._host, doing=during, status=busy.status, delay=delay,
-                                         attempt=number + 1, attempts=policy.attempts))
-                policy.wait(delay, is_cancelled)
-                if is_cancelled():
-                    raise SignInCancelled("The sign-in was cancelled.", next_step="Start it again when ready.") \
-                        from None
-                waited += delay
-                number += 1
-
-    def _gave_up(self, busy: IdentityProviderUnavailable, doing: str, tries: int, waited: float,
-                 delay: float) -> IdentityProviderUnavailable:
-        named = f" ({', '.join(f'AADSTS{c}' for c in busy.codes)}, temporarily unavailable)" if busy.codes else ""
-        count = f"{tries} tr{'ies' if tries != 1 else 'y'}"
-        if busy.retry_after is not None and tries < self.retry.attempts:  # a Retry-After beyond the cap
-            what = (f"{self._host} answered HTTP {busy.status}{named} while {doing} and asked to wait "
-                    f"{_seconds(delay)} before trying again, longer than sign-in waits "
-                    f"({_seconds(self.retry.max_total_wait)} in all)")
-            if tries > 1:
-                what += f", after {count}"
-        else:
-            what = (f"{self._host} kept answering HTTP {busy.status}{named} while {doing}: {count} over "
-                    f"{_seconds(waited)}")
-        return IdentityProviderUnavailable(
-            f"{what}.", status=busy.status, retry_after=busy.retry_after, codes=busy.codes, doing=doing,
-            next_step="The identity provider is busy or throttling sign-ins, a temporary condition on its side "
-                      "or on the way to it. Wait a few minutes, then sign in again; if it lasts, check the "
-                      "Microsoft 365 service health and your proxy.")
+        """``attempt()`` as :attr:`retry` allows (:func:`dex_tui.signin_retry.retrying`)."""
+        return retrying(self.retry, self._host, doing, attempt, is_cancelled, on_retry)
 
     @staticmethod
     def _msal_account(app: msal.PublicClientApplication, home_account_id: str) -> dict | None:
@@ -1158,12 +798,14 @@ def _is_guid(value: str) -> bool:
     return bool(_GUID_RE.match(value or ""))
 
 
+# The sign-in errors, the retry policy and the role names are defined in their own modules
+# (signin_errors, signin_retry, directory_roles); they are named here too, where callers have always
+# found them with the Authenticator that raises and applies them.
 __all__ = [
-    "DEFAULT_RETRY_POLICY", "TRANSIENT_STATUSES",
+    "TRANSIENT_STATUSES",
     "AccountChoiceRequired", "AppNotUsable", "Authenticator", "BrowserPage", "BrowserPolicy",
     "BrowserSignInUnavailable", "CachedAccount", "ConditionalAccessBlocked", "ConsentRequired", "DeviceCodeExpired",
     "DeviceCodePrompt", "IdentityProviderError", "IdentityProviderUnavailable", "MDE_APP_NAME", "MDE_SCOPE_NAME",
-    "ROLE_NAMES", "RetryPolicy", "SignInCancelled", "SignInDeclined", "SignInRequired", "SignInRetry", "SignedIn",
-    "TenantNotFound", "cached_accounts", "classify_flow_error", "explain_missing_scopes", "has_local_desktop",
-    "is_ssh_session", "token_claims",
+    "RetryPolicy", "SignInCancelled", "SignInDeclined", "SignInRequired", "SignInRetry", "SignedIn",
+    "TenantNotFound", "cached_accounts", "classify_flow_error", "explain_missing_scopes", "token_claims",
 ]

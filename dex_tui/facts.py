@@ -1,8 +1,10 @@
-"""Every tenant read the checks need, gathered concurrently into one immutable :class:`TenantFacts`.
+"""Every tenant read the checks need (:data:`READS`): what each one requests and how its answer is
+parsed into the values of :mod:`dex_tui.tenant_facts`, a shape that does not parse being a failure.
 
 Each read is named as in ``dex_tui.scopes.REQUIREMENTS`` and ends either with a value or with a
-precise failure reason; a failure never stops the other reads. Reads run in a thread pool; a read
-that needs another one's answer (partner names need the partner list) starts as soon as that one ends.
+precise failure reason; a failure never stops the other reads. :func:`gather` runs them through
+:mod:`dex_tui.read_scheduler` (a thread pool; a read that needs another one's answer, partner names
+need the partner list, starts as soon as that one ends).
 
 Requests per run do not grow with the tenant's size beyond what the APIs force:
 - users are counted with ``/users/$count`` (one request, whatever the number of users);
@@ -16,226 +18,41 @@ Requests per run do not grow with the tenant's size beyond what the APIs force:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from dex_tui.clouds import get_cloud
-from dex_tui.errors import DexError, Interrupted
+from dex_tui import read_scheduler
 from dex_tui.graph import GRAPH, MDE, BatchRequest, BatchResponse, GraphClient, GraphError
+from dex_tui.read_scheduler import ReadSpec
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import is_guid
+from dex_tui.tenant_facts import (
+    AvModeCounts,
+    CaPolicies,
+    CaPolicy,
+    CloudInfo,
+    DeviceCounts,
+    DirectoryRole,
+    MemberOf,
+    Operator,
+    Organization,
+    Partner,
+    ReadResult,
+    ServicePlan,
+    Sku,
+    TenantFacts,
+    TenantName,
+    TenantNames,
+    UserCount,
+)
 
 MDE_PAGE_SIZE = 10_000  # $top maximum of /api/machines and /api/deviceavinfo (domain.md §4.14, §4.15)
 MAX_PARTNER_LOOKUPS = 60  # tenant names resolved at most (3 batches); service providers first
 EXPERTS_POLICY_PREFIX = "microsoft security experts-"  # domain.md §1.4, §4.9 (compared case-insensitively)
 AV_MODES = {"0": "active", "1": "passive", "2": "disabled", "3": "other", "4": "edr_blocked",
             "5": "passive_audit", "": "other"}
-
-
-# ------------------------------------------------------------------------------------ values
-
-
-@dataclass(frozen=True)
-class CloudInfo:
-    """The cloud the run talks to, and whether it was chosen or only detected (a hint)."""
-
-    name: str
-    detected: bool = False
-    source: str = ""
-
-    @property
-    def label(self) -> str:
-        return get_cloud(self.name).label
-
-    def offers(self, service: str) -> bool:
-        return get_cloud(self.name).offers(service)
-
-
-@dataclass(frozen=True)
-class Organization:
-    id: str
-    display_name: str
-    country_letter_code: str | None
-    default_domain: str
-    tenant_type: str | None
-
-
-@dataclass(frozen=True)
-class Operator:
-    id: str
-    display_name: str
-    user_principal_name: str
-
-
-@dataclass(frozen=True)
-class DirectoryRole:
-    template_id: str
-    display_name: str
-
-
-@dataclass(frozen=True)
-class MemberOf:
-    roles: tuple[DirectoryRole, ...]
-    transitive: bool  # False when only direct memberships could be read
-
-
-@dataclass(frozen=True)
-class ServicePlan:
-    id: str
-    name: str
-    status: str
-
-
-@dataclass(frozen=True)
-class Sku:
-    sku_id: str
-    part_number: str
-    capability_status: str
-    enabled_units: int
-    consumed_units: int
-    plans: tuple[ServicePlan, ...]
-
-    @property
-    def usable(self) -> bool:
-        """Counts for licensing: enabled (or in its grace period) with enabled prepaid units (§4.2)."""
-        return self.capability_status in ("Enabled", "Warning") and self.enabled_units > 0
-
-
-@dataclass(frozen=True)
-class UserCount:
-    count: int
-    members_only: bool  # True: enabled member accounts only; False: the filter was refused, every user counted
-
-
-@dataclass(frozen=True)
-class Partner:
-    tenant_id: str
-    is_service_provider: bool
-    mfa_accepted: bool | None
-    compliant_device_accepted: bool | None
-
-
-@dataclass(frozen=True)
-class TenantName:
-    tenant_id: str
-    display_name: str
-    default_domain: str
-    federation_brand_name: str
-
-
-@dataclass(frozen=True)
-class TenantNames:
-    names: Mapping[str, TenantName]
-    failures: Mapping[str, str]  # tenant id -> why its name could not be read
-    not_looked_up: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CaPolicy:
-    id: str
-    display_name: str
-    state: str
-    grant_controls: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CaPolicies:
-    experts: tuple[CaPolicy, ...]  # those named "Microsoft Security Experts-..."
-    total: int
-
-
-@dataclass(frozen=True)
-class DeviceCounts:
-    onboarded: int
-    by_health: Mapping[str, int]
-    pages: int
-    no_recent_machines: bool = False  # the API answered 404, which it documents for "no recent machines"
-
-
-@dataclass(frozen=True)
-class AvModeCounts:
-    by_mode: Mapping[str, int]  # "active", "passive", ... -> devices
-    total: int
-    pages: int
-
-
-# ------------------------------------------------------------------------------------ outcomes
-
-
-@dataclass(frozen=True)
-class ReadResult:
-    """One read's outcome: a value, or why there is none."""
-
-    name: str
-    value: Any = None
-    error: str = ""  # the precise reason, one line, with the next step
-    kind: str = ""  # "" (ok), http, network, malformed, throttled, sign-in, cancelled, skipped
-    status: int | None = None
-    permission: str | None = None
-    endpoint: str = ""
-    requests: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": self.name, "ok": self.ok, "requests": self.requests,
-                                "seconds": round(self.seconds, 3)}
-        if not self.ok:
-            data.update({"error": self.error, "kind": self.kind, "status": self.status,
-                         "permission": self.permission, "endpoint": self.endpoint})
-        return data
-
-
-@dataclass(frozen=True)
-class TenantFacts:
-    """Everything read from the tenant in one run (immutable; :meth:`merged` makes an updated copy)."""
-
-    cloud: CloudInfo
-    reads: Mapping[str, ReadResult] = field(default_factory=lambda: MappingProxyType({}))
-    gathered_at: str = ""
-
-    def has(self, name: str) -> bool:
-        return name in self.reads and self.reads[name].ok
-
-    def value(self, name: str) -> Any:
-        """The value of a successful read; KeyError when it is missing or failed."""
-        result = self.reads.get(name)
-        if result is None or not result.ok:
-            raise KeyError(name)
-        return result.value
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.value(name) if self.has(name) else default
-
-    def failure(self, name: str) -> ReadResult | None:
-        """The failed outcome of ``name`` (or a 'not read' outcome when it never ran)."""
-        result = self.reads.get(name)
-        if result is None:
-            return ReadResult(name, error=f"The {name} read did not run.", kind="skipped")
-        return None if result.ok else result
-
-    def merged(self, results: Iterable[ReadResult]) -> TenantFacts:
-        reads = dict(self.reads)
-        reads.update({r.name: r for r in results})
-        return replace(self, reads=MappingProxyType(reads), gathered_at=_now())
-
-    @property
-    def requests(self) -> int:
-        return sum(r.requests for r in self.reads.values())
-
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 # ------------------------------------------------------------------------------------ the reads
@@ -437,15 +254,6 @@ def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeC
     return AvModeCounts(MappingProxyType(dict(modes)), sum(modes.values()), pages)
 
 
-@dataclass(frozen=True)
-class ReadSpec:
-    name: str
-    api: str
-    what: str  # the request(s), for documentation and progress lines
-    fn: Callable[[GraphClient, Mapping[str, ReadResult]], Any]
-    depends_on: tuple[str, ...] = ()
-
-
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     ReadSpec("organization", GRAPH, "GET /organization", read_organization),
     ReadSpec("me", GRAPH, "GET /me", read_me),
@@ -461,7 +269,7 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
 )}
 
 # Today's flows (MDR, Hunting's onboarding) add their reads from their own module.
-from dex_tui.mdr_reads import MDR_READS  # noqa: E402  (it needs ReadSpec from above)
+from dex_tui.mdr_reads import MDR_READS  # noqa: E402
 
 READS.update({spec.name: spec for spec in MDR_READS})
 assert all(name in REQUIREMENTS for name in READS)
@@ -469,121 +277,21 @@ assert all(name in REQUIREMENTS for name in READS)
 
 def with_dependencies(names: Iterable[str]) -> list[str]:
     """``names`` plus the reads they depend on, in :data:`READS` order."""
-    wanted = set(names)
-    for name in list(wanted):
-        wanted.update(READS[name].depends_on)
-    return [name for name in READS if name in wanted]
-
-
-# ------------------------------------------------------------------------------------ gathering
-
-
-def _failure(name: str, error: BaseException, requests: int, seconds: float) -> ReadResult:
-    if isinstance(error, GraphError):
-        return ReadResult(name, error=error.reason(), kind=error.kind, status=error.status,
-                          permission=error.permission if error.status == 403 else None, endpoint=error.endpoint,
-                          requests=requests, seconds=seconds)
-    if isinstance(error, DexError):
-        return ReadResult(name, error=error.one_line(), kind="sign-in", requests=requests, seconds=seconds,
-                          permission=REQUIREMENTS[name].permission if name in REQUIREMENTS else None)
-    return ReadResult(name, error=f"The {name} read failed unexpectedly ({type(error).__name__}: {error}).",
-                      kind="internal", requests=requests, seconds=seconds)
-
-
-def run_read(client: GraphClient, spec: ReadSpec, deps: Mapping[str, ReadResult]) -> ReadResult:
-    """Run one read; never raises except :class:`Interrupted` (cancellation)."""
-    for dep in spec.depends_on:
-        if not deps.get(dep, ReadResult(dep, error="missing")).ok:
-            return ReadResult(spec.name, error=f"Not read, because the {dep} read failed: {deps[dep].error}"
-                              if dep in deps else f"Not read, because the {dep} read did not run.",
-                              kind="skipped", status=deps[dep].status if dep in deps else None,
-                              permission=deps[dep].permission if dep in deps else None)
-    before, start = client.thread_requests(), time.monotonic()
-    try:
-        value = spec.fn(client, deps)
-    except Interrupted:
-        raise
-    except Exception as error:  # every failure becomes this read's precise reason
-        return _failure(spec.name, error, client.thread_requests() - before, time.monotonic() - start)
-    return ReadResult(spec.name, value=value, requests=client.thread_requests() - before,
-                      seconds=time.monotonic() - start)
+    return read_scheduler.with_dependencies(names, READS)
 
 
 def gather(client: GraphClient, cloud: CloudInfo, *, names: Iterable[str] | None = None,
            previous: TenantFacts | None = None, on_read: Callable[[ReadResult], None] | None = None,
            is_cancelled: Callable[[], bool] | None = None, max_workers: int = 10) -> TenantFacts:
-    """Run the reads (all, or ``names`` plus their dependencies) concurrently and return the facts.
+    """Run :data:`READS` (all, or ``names`` plus their dependencies) concurrently and return the facts
+    (:func:`dex_tui.read_scheduler.gather` says how)."""
+    return read_scheduler.gather(client, cloud, READS, names=names, previous=previous, on_read=on_read,
+                                 is_cancelled=is_cancelled, max_workers=max_workers)
 
-    ``on_read`` is called from worker threads as each read ends. Dependencies not re-read are taken
-    from ``previous``. Cancellation (``is_cancelled``) is checked every 50 ms; it raises
-    :class:`~dex_tui.errors.Interrupted` without waiting for requests in flight.
-    """
-    stop = threading.Event()  # set when gather leaves early (cancel, Ctrl+C, error): the reads stop too
-    user_cancelled = is_cancelled or (lambda: False)
 
-    def cancelled() -> bool:
-        return stop.is_set() or user_cancelled()
-
-    run_client = client.derive(is_cancelled=cancelled)
-    wanted = with_dependencies(READS if names is None else names)
-    results: dict[str, ReadResult] = {}
-    if previous is not None:
-        results.update({k: v for k, v in previous.reads.items() if k not in wanted})
-    lock = threading.Lock()
-    done = threading.Event()
-    remaining = set(wanted)
-    started: set[str] = set()
-    errors: list[BaseException] = []
-    pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="dex-read")
-
-    def ready(name: str) -> bool:
-        return all(dep in results for dep in READS[name].depends_on)
-
-    def start_ready() -> None:
-        with lock:
-            todo = [n for n in wanted if n not in started and ready(n)]
-            started.update(todo)
-            snapshot = dict(results)
-        for name in todo:
-            pool.submit(work, name, snapshot)
-
-    def work(name: str, deps: Mapping[str, ReadResult]) -> None:
-        try:
-            result = run_read(run_client, READS[name], deps)
-        except BaseException as error:  # Interrupted, or a bug in a callback: end the run
-            errors.append(error)
-            done.set()
-            return
-        with lock:
-            results[name] = result
-        try:
-            if on_read is not None:
-                on_read(result)
-            if not cancelled():
-                start_ready()
-        except BaseException as error:
-            errors.append(error)
-            done.set()
-            return
-        # Done only when every read *and its callback* has finished, so no result arrives late.
-        with lock:
-            remaining.discard(name)
-            finished = not remaining
-        if finished:
-            done.set()
-
-    try:
-        if wanted:
-            start_ready()
-            while not done.wait(0.05):
-                if cancelled():
-                    raise Interrupted("The checks were cancelled.")
-        if errors:
-            raise errors[0]
-        if cancelled():
-            raise Interrupted("The checks were cancelled.")
-    finally:
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-    return TenantFacts(cloud=cloud, reads=MappingProxyType({n: results[n] for n in READS if n in results}),
-                       gathered_at=_now())
+__all__ = [
+    "AV_MODES", "EXPERTS_POLICY_PREFIX", "MAX_PARTNER_LOOKUPS", "MDE_PAGE_SIZE", "READS",
+    "AvModeCounts", "CaPolicies", "CaPolicy", "CloudInfo", "DeviceCounts", "DirectoryRole", "MemberOf", "Operator",
+    "Organization", "Partner", "ReadResult", "ReadSpec", "ServicePlan", "Sku", "TenantFacts", "TenantName",
+    "TenantNames", "UserCount", "gather", "with_dependencies",
+]

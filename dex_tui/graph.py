@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import copy
 import inspect
-import itertools
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from dex_tui.errors import CannotEvaluate, Interrupted
+from dex_tui.http import parse_retry_after
+from dex_tui.json_stream import value_elements_in_turns
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import Endpoints
 
@@ -119,24 +118,6 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
         if str(key).lower() == lowered:
             return None if value is None else str(value)
     return None
-
-
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date); None when absent."""
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - now())
 
 
 def _error_fields(body: Any) -> tuple[str, str]:
@@ -559,15 +540,6 @@ def _safe_json(response: requests.Response) -> Any:
         return None
 
 
-_SPACE = re.compile(r"[ \t\n\r]*")
-_DECODER = json.JSONDecoder()
-_PARSE_BATCH = 256  # elements parsed per turn
-# Reads parse their pages in turns, one batch at a time: with the GIL, two pages parsed at once are no
-# faster than one after the other, but each busy parsing thread takes its share of the GIL from the UI
-# thread (two parsers leave it a third of the CPU, one leaves it half).
-_PARSE_TURN = threading.Lock()
-
-
 class _Page:
     """One collection page read from its JSON body element by element.
 
@@ -607,14 +579,8 @@ class _Page:
             pass
 
     def _elements(self, text: str) -> Iterator[Any]:
-        parse = _object_members(text, self.members)
         try:
-            while True:
-                with _PARSE_TURN:
-                    batch = list(itertools.islice(parse, _PARSE_BATCH))
-                if not batch:
-                    break
-                yield from batch
+            yield from value_elements_in_turns(text, self.members)
         except ValueError as exc:
             raise self._invalid() from exc
         except TypeError:
@@ -625,53 +591,6 @@ class _Page:
         if not isinstance(self.members.get("value"), list):
             raise GraphError(f"GET {_endpoint_of(self.url)} answered without a 'value' list.", kind="malformed",
                              endpoint=_endpoint_of(self.url), read=self.read, title="Malformed answer")
-
-
-def _object_members(text: str, members: dict[str, Any]) -> Iterator[Any]:
-    """Parse ``text``, a JSON object, yielding the elements of its ``value`` array one by one and
-    storing its other members in ``members`` (``value`` itself is stored as an empty list once seen as
-    an array). ValueError: not valid JSON; TypeError: valid JSON but not an object."""
-    space, decode = _SPACE.match, _DECODER.raw_decode
-    at = space(text, 0).end()
-    if text[at:at + 1] != "{":
-        _, at = decode(text, at)  # ValueError if this is not JSON at all
-        if space(text, at).end() != len(text):
-            raise ValueError("extra data after the JSON value")
-        raise TypeError("not an object")
-    at = space(text, at + 1).end()
-    closed = text[at:at + 1] == "}"  # ``at`` stays on the closing brace
-    while not closed:
-        key, at = decode(text, at)
-        if not isinstance(key, str):
-            raise ValueError("an object key is not a string")
-        at = space(text, at).end()
-        if text[at:at + 1] != ":":
-            raise ValueError("':' expected")
-        at = space(text, at + 1).end()
-        if key == "value" and text[at:at + 1] == "[":
-            members["value"] = []
-            at = space(text, at + 1).end()
-            ended = text[at:at + 1] == "]"
-            while not ended:
-                element, at = decode(text, at)
-                yield element
-                at = space(text, at).end()
-                ended = text[at:at + 1] == "]"
-                if not ended:
-                    if text[at:at + 1] != ",":
-                        raise ValueError("',' or ']' expected")
-                    at = space(text, at + 1).end()
-            at += 1
-        else:
-            members[key], at = decode(text, at)
-        at = space(text, at).end()
-        closed = text[at:at + 1] == "}"
-        if not closed:
-            if text[at:at + 1] != ",":
-                raise ValueError("',' or '}' expected")
-            at = space(text, at + 1).end()
-    if space(text, at + 1).end() != len(text):
-        raise ValueError("extra data after the JSON object")
 
 
 def _network_failure(exc: Exception) -> str:

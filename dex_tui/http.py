@@ -12,6 +12,9 @@ import os
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -91,6 +94,24 @@ class OneTrustStoreAdapter(HTTPAdapter):
         if context is not None and getattr(conn, "conn_kw", {}).get("ssl_context") is context:
             conn.ca_certs = None  # the pool's shared context already trusts them: no reload per connection
             conn.ca_cert_dir = None
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date); None when absent."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now())
 
 
 class TlsFailure(NamedTuple):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dex_tui.answers import Answers
-from dex_tui.catalogue import catalogue
+from dex_tui.catalogue import ALL_CHECK_IDS, catalogue
 from dex_tui.checks import (
     AV_MODE_LABELS,
     GLOBAL_ADMINISTRATOR,
@@ -31,7 +31,6 @@ from dex_tui.checks import (
     find_plans,
     result,
 )
-from dex_tui.facts import AvModeCounts, CloudInfo, DeviceCounts, MemberOf, TenantFacts, UserCount
 from dex_tui.mdr_answers import ACCESS_LEVELS, HuntingOnboarding, MdrAnswers, is_address
 from dex_tui.mdr_reads import (
     SCOPED_DEVICES_GROUP,
@@ -45,6 +44,7 @@ from dex_tui.mdr_reads import (
     LicensedPlan,
 )
 from dex_tui.results import CheckResult, Status
+from dex_tui.tenant_facts import AvModeCounts, CloudInfo, DeviceCounts, MemberOf, TenantFacts, UserCount
 
 COVERED_PRODUCTS = (("mde_p2", "Defender for Endpoint P2"), ("mdo_p2", "Defender for Office 365 P2"),
                     ("mdi", "Defender for Identity"), ("mdca", "Defender for Cloud Apps"), ("entra_p2", "Entra ID P2"))
@@ -526,3 +526,6 @@ def check_hunting_sample_notification(facts: TenantFacts, answers: Answers, clou
                   f"Recorded as sent by {_t(onboarding.sample_notification.by)}, but no incident titled "
                   f"'Defender Experts: Test Notification…' is among the {_n(search.scanned)} incidents.{contact_gap}",
                   evidence=evidence)
+
+
+assert set(REGISTRY) == set(ALL_CHECK_IDS), "every catalogue check needs a function"

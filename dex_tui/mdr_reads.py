@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from dex_tui.facts import MDE_PAGE_SIZE, ReadResult, ReadSpec
 from dex_tui.graph import GRAPH, MDE, BatchRequest, GraphClient, GraphError, build_query
+from dex_tui.read_scheduler import ReadSpec
+from dex_tui.tenant_facts import ReadResult
 
 ANSWERS_INPUT = "answers"
 SCOPED_USERS_GROUP = "Defender_Experts_Scoped_Coverage_Users"  # exact name (mdr-scoped-coverage, 08/01/2025)
 SCOPED_DEVICES_GROUP = "Defender_Experts_Scoped_Coverage_Devices"
 TEAM_GROUP = "Defender Experts team"  # created by "Communicate on Teams" (mdr-get-started, 02/27/2026)
 SAMPLE_INCIDENT_PREFIX = "defender experts: test notification"  # hunting-onboarding, 06/16/2026 (lower case)
+MDE_PAGE_SIZE = 10_000  # $top maximum of /api/machines (domain.md §4.14)
 MAX_LOOKUPS = 100
 INCIDENT_PAGE_SIZE = 50
 INCIDENT_PAGES = 4  # the 200 most recent incidents (the API lists the most recent first)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import dex_tui.auth
+import dex_tui.signin_retry
 from dex_tui.auth import Authenticator, IdentityProviderUnavailable, RetryPolicy, SignInCancelled, SignInRetry
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.runtime import Runtime
@@ -40,7 +40,7 @@ def make_transport(request, monkeypatch, state_dir) -> Iterator[Transports]:
 def waits(monkeypatch) -> list[float]:
     """Every pause sign-in takes before trying again (recorded, never really waited)."""
     recorded: list[float] = []
-    monkeypatch.setattr(dex_tui.auth, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=recorded.append))
+    monkeypatch.setattr(dex_tui.signin_retry, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=recorded.append))
     return recorded
 
 

@@ -12,8 +12,8 @@ import requests
 from graph_fakes import TOKEN, Seen, make_client
 
 from dex_tui.errors import CannotEvaluate, Interrupted
-from dex_tui.graph import BatchRequest, GraphClient, GraphError, build_query, parse_retry_after
-from dex_tui.http import HttpSession
+from dex_tui.graph import BatchRequest, GraphClient, GraphError, build_query
+from dex_tui.http import HttpSession, parse_retry_after
 from dex_tui.settings import Endpoints
 
 

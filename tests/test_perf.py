@@ -16,7 +16,8 @@ from graph_fakes import make_client
 from test_wizard_support import make_app, reach, sign_in, wait_for
 
 from dex_tui.demo import load_scenario
-from dex_tui.graph import GraphError, _object_members
+from dex_tui.graph import GraphError
+from dex_tui.json_stream import object_members
 from dex_tui.results import CheckResult, Status
 from screens import messages as msg
 from screens.checks_view import ChecksTable
@@ -34,7 +35,7 @@ INVALID = ['{"value":[1,2', '{"value":[1,2]', '{"value":[1,2]} x', '{"a":1,}', "
 @pytest.mark.parametrize("text", VALID)
 def test_element_parse_matches_json_loads(text: str) -> None:
     members: dict[str, object] = {}
-    elements = list(_object_members(text, members))
+    elements = list(object_members(text, members))
     whole = json.loads(text)
     value = whole.get("value")
     assert elements == (value if isinstance(value, list) else [])
@@ -44,7 +45,7 @@ def test_element_parse_matches_json_loads(text: str) -> None:
 @pytest.mark.parametrize("text", NOT_OBJECTS)
 def test_element_parse_refuses_json_that_is_not_an_object(text: str) -> None:
     with pytest.raises(TypeError):
-        list(_object_members(text, {}))
+        list(object_members(text, {}))
 
 
 @pytest.mark.parametrize("text", INVALID)
@@ -52,7 +53,7 @@ def test_element_parse_refuses_what_json_loads_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         json.loads(text)
     with pytest.raises(ValueError):
-        list(_object_members(text, {}))
+        list(object_members(text, {}))
 
 
 def _raw(body: str):
@@ -60,12 +61,12 @@ def _raw(body: str):
 
 
 def test_page_items_come_batch_by_batch_and_a_broken_tail_is_a_malformed_answer() -> None:
-    from dex_tui.graph import _PARSE_BATCH
+    from dex_tui.json_stream import PARSE_BATCH
 
-    good = ",".join(f'{{"id":{i}}}' for i in range(_PARSE_BATCH))
+    good = ",".join(f'{{"id":{i}}}' for i in range(PARSE_BATCH))
     client, _, _ = make_client(_raw(f'{{"value":[{good},{{"id":1}},{{"id": BROKEN'))
     items = next(client.iter_page_items("mde", "/machines", read="machines"))
-    assert [next(items) for _ in range(_PARSE_BATCH)] == [{"id": i} for i in range(_PARSE_BATCH)]  # before the tail
+    assert [next(items) for _ in range(PARSE_BATCH)] == [{"id": i} for i in range(PARSE_BATCH)]  # before the tail
     with pytest.raises(GraphError) as info:
         next(items)
     assert info.value.kind == "malformed" and "not valid JSON" in info.value.reason()
@@ -208,11 +209,11 @@ def test_the_wizard_starts_without_sign_in_graph_checks_or_help() -> None:
 def test_pages_are_parsed_in_turns() -> None:
     import threading
 
-    from dex_tui.graph import _PARSE_TURN
+    from dex_tui.json_stream import PARSE_TURN
 
     client, _, _ = make_client(_raw('{"value":[{"id":1},{"id":2}]}'))
     got: list[object] = []
-    with _PARSE_TURN:  # another page is being parsed
+    with PARSE_TURN:  # another page is being parsed
         reader = threading.Thread(target=lambda: got.extend(client.get_all("mde", "/machines")))
         reader.start()
         reader.join(timeout=0.2)

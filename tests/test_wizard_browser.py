@@ -23,7 +23,7 @@ import pytest
 import requests
 from textual.widgets import OptionList
 
-import dex_tui.auth
+import dex_tui.signin_retry
 from dex_tui.auth import BrowserPolicy, RetryPolicy
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.demo.testing import demo_session
@@ -127,7 +127,7 @@ async def to_choices(app: WizardApp, pilot: Any) -> None:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Pauses before sign-in tries again, recorded instead of waited."""
     recorded: list[float] = []
-    monkeypatch.setattr(dex_tui.auth, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=recorded.append))
+    monkeypatch.setattr(dex_tui.signin_retry, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=recorded.append))
     return recorded
 
 
@@ -381,7 +381,7 @@ async def test_a_busy_device_code_endpoint_is_retried_and_the_wait_is_shown(monk
         paused.append(seconds)
         release.wait(5)
 
-    monkeypatch.setattr(dex_tui.auth, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=pause))
+    monkeypatch.setattr(dex_tui.signin_retry, "DEFAULT_RETRY_POLICY", RetryPolicy(sleep=pause))
     cloud = cloud_for("fresh", {"endpoint": "login.devicecode", "kind": "status", "status": 503, "count": 1},
                       device_code={"approval": "on_demand"})
     app = WizardApp(Settings(demo="fresh", state_dir=state_dir), fake_cloud=cloud, clock=lambda: FROZEN_CLOCK,
