@@ -110,8 +110,9 @@ class Answers:
             confirmation = _confirmation(value, f"{where}: acknowledgements.{key}")
             if confirmation is not None:
                 acks[key] = confirmation
-        return cls(service=service, roles=roles, acknowledgements=acks, **confirmations,
-                   **mdr_answers.parse_sections(data, where))
+        sections = mdr_answers.parse_sections(data, where)
+        return cls(service=service, roles=roles, acknowledgements=acks, mdr=sections.get("mdr"),
+                   hunting=sections.get("hunting"), **confirmations)
 
     def to_toml(self) -> str:
         """The answers as TOML, readable by :func:`load_answers`."""

@@ -407,15 +407,15 @@ def check_coverage_scoped(facts: TenantFacts, answers: Answers, cloud: CloudInfo
     lookups: GroupLookups | None = facts.get("mdr_groups")
     users_found = False
     groups = lookups.groups(SCOPED_USERS_GROUP) if lookups is not None else None
-    if groups is None:
+    if lookups is None or groups is None:
         unknowns.append(f"the user group ({_unread(facts, 'mdr_groups') or 'not looked up'})")
     elif groups:
         users_found = True
         evidence["user_group"] = [g.id for g in groups]
         for group in groups:
-            if group.id in lookups.nested_failures:  # type: ignore[union-attr]
-                unknowns.append(f"the user group's members ({lookups.nested_failures[group.id]})")  # type: ignore[union-attr]
-            nested = lookups.nested.get(group.id, ())  # type: ignore[union-attr]
+            if group.id in lookups.nested_failures:
+                unknowns.append(f"the user group's members ({lookups.nested_failures[group.id]})")
+            nested = lookups.nested.get(group.id, ())
             if nested:
                 evidence["nested_groups"] = [_t(n) for n in nested]
                 problems.append(f"{SCOPED_USERS_GROUP} has nested groups ({', '.join(_t(n) for n in nested)}), "

@@ -398,10 +398,10 @@ class Graph:
 
     def group_members(self, req: Request) -> Reply:
         match = _GROUP_MEMBERS.match(req.path[len("/v1.0"):].rstrip("/"))
-        members = self.cloud.tenant.group_members(match.group(1).lower())
-        if members is None:
+        members = self.cloud.tenant.group_members(match.group(1).lower()) if match else None
+        if match is None or members is None:
             raise GraphProblem(404, "Request_ResourceNotFound",
-                               f"Resource '{match.group(1)}' does not exist or one of its queried reference-property "
+                               f"Resource '{req.path}' does not exist or one of its queried reference-property "
                                f"objects are not present.")
         cast = match.group(2)
         if cast:
@@ -451,7 +451,7 @@ class Graph:
                     "systemTags": list(incident.tags), "comments": [], "description": "", "summary": None}
             if node is None or evaluate(node, getter(item)):
                 items.append(item)
-        items.sort(key=lambda i: i["createdDateTime"], reverse=True)
+        items.sort(key=lambda i: str(i["createdDateTime"]), reverse=True)
         return self._page(req, items, "security/incidents", default_top=50, max_top=50, count=True)
 
     def hunting_query(self, req: Request) -> Reply:
