@@ -276,9 +276,10 @@ def check_exclusions_groups(facts: TenantFacts, answers: Answers, cloud: CloudIn
     device_groups: DeviceGroups | None = facts.get("device_groups")
     for name in devices_wanted or ():
         row: dict[str, Any] = {"kind": "device group", "name": _t(name)}
-        if device_groups is None:
+        if device_groups is None or not device_groups.looked_up:
             row["state"] = "not read"
-            unknowns.append(f"device group {_t(name)} ({_unread(facts, 'device_groups')})")
+            why = _unread(facts, "device_groups") or "read again to look it up"
+            unknowns.append(f"device group {_t(name)} ({why})")
         elif device_groups.find(name) is None:
             row["state"] = "missing"
             problems.append(f"no Defender for Endpoint device group named {_t(name)}")
@@ -396,8 +397,8 @@ def check_coverage_scoped(facts: TenantFacts, answers: Answers, cloud: CloudInfo
     evidence: dict[str, Any] = {"scoped_coverage": True}
     device_groups: DeviceGroups | None = facts.get("device_groups")
     devices_found = False
-    if device_groups is None:
-        unknowns.append(f"the device group ({_unread(facts, 'device_groups')})")
+    if device_groups is None or not device_groups.looked_up:
+        unknowns.append(f"the device group ({_unread(facts, 'device_groups') or 'read again to look it up'})")
     else:
         spelled = device_groups.find(SCOPED_DEVICES_GROUP)
         evidence["device_group"] = spelled

@@ -48,6 +48,7 @@ class DeviceGroups:
     by_name: Mapping[str, int]
     pages: int
     no_recent_machines: bool = False
+    looked_up: bool = True  # False: no recorded choice needed device groups, so the machines were not paged
 
     def find(self, name: str) -> str | None:
         """The group's name as MDE spells it, matched case-insensitively; None when absent."""
@@ -170,10 +171,22 @@ def _group(item: Any, read: str, endpoint: str) -> GroupInfo:
 # ------------------------------------------------------------------------------------ the reads
 
 
+def device_groups_needed(answers: Any) -> bool:
+    """Whether the recorded choices name device groups (exclusions, scoped coverage); unknown answers: yes."""
+    if answers is None:
+        return True
+    mdr = getattr(answers, "mdr", None)
+    return mdr is not None and (bool(mdr.exclusion_device_groups) or mdr.scoped_coverage is True)
+
+
 def read_device_groups(client: GraphClient, deps: Mapping[str, ReadResult]) -> DeviceGroups:
     """Distinct ``rbacGroupName`` values on ``GET /api/machines`` (every onboarding status): the device
     groups that hold at least one device. The API has no device-group list; groups are seen through
-    their devices, so an empty group is not seen."""
+    their devices, so an empty group is not seen. Paging every machine costs ceil(devices / 10,000)
+    requests, so it is done only when the recorded choices name device groups."""
+    given = deps.get(ANSWERS_INPUT)
+    if not device_groups_needed(given.value if given is not None and given.ok else None):
+        return DeviceGroups(MappingProxyType({}), 0, looked_up=False)
     names: Counter[str] = Counter()
     pages = 0
     try:

@@ -363,3 +363,18 @@ def test_a_malformed_health_issue_answer_is_unknown() -> None:
     fault = {"endpoint": "graph.healthIssues", "kind": "malformed", "count": 0}
     result = run("mdr-ready", faults=(fault,))["readiness.protected_assets"]
     assert result.status is Status.UNKNOWN and "not read" in result.summary
+
+
+def test_device_groups_are_paged_only_when_a_choice_names_one() -> None:
+    cloud = cloud_for("mdr-ready")
+    checker = checker_for(cloud)
+    without = answers(exclusion_device_groups=None)
+    checker.run(without, "mdr")
+    assert checker.facts.reads["device_groups"].requests == 0
+    assert not checker.facts.value("device_groups").looked_up
+    # The wizard records a device group afterwards: re-evaluating from the facts read cannot confirm it ...
+    later = answers()
+    assert checker.reevaluate(later, "mdr", ["exclusions.groups"])[0].status is Status.UNKNOWN
+    # ... re-reading that check's reads does.
+    (result,) = checker.refresh(["exclusions.groups"], later, "mdr")
+    assert result.status is Status.PASS and checker.facts.reads["device_groups"].requests == 1
