@@ -6,12 +6,12 @@ editable install keeps it beside the package.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import InternalError
+from dex_tui.tomlfile import load_toml
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,9 +35,5 @@ def asset_path(*parts: str) -> Path:
 
 def load_toml_asset(*parts: str) -> dict[str, Any]:
     """Read a shipped TOML file; a broken one is an internal error, not a traceback."""
-    path = asset_path(*parts)
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InternalError(f"The shipped data file {path} cannot be read: {exc}",
-                            next_step="Reinstall dex-tui.") from exc
+    return load_toml(asset_path(*parts), "shipped data file",
+                     error=lambda text: InternalError(text, next_step="Reinstall dex-tui.")).data

@@ -37,6 +37,7 @@ from dex_tui.errors import DexError, SignInError
 from dex_tui.http import parse_retry_after
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
+from dex_tui.settings import is_guid
 from dex_tui.signin_errors import (
     DEFAULT_CONSENT_ROLE,
     AccountChoiceRequired,
@@ -117,7 +118,7 @@ class DeviceCodePrompt:
     interval: int
     link_allowed: bool
     expires_in: int = 900
-    _flow: dict = field(repr=False, compare=False, default_factory=dict)
+    _flow: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
     _app: Any = field(repr=False, compare=False, default=None)
 
     def seconds_left(self, now: float | None = None) -> int:
@@ -264,7 +265,8 @@ class _ReplyWatch:
         self._last.reply = None
         response = send()
         status = int(response.status_code)
-        retry_after, codes = None, ()
+        retry_after: float | None = None
+        codes: tuple[int, ...] = ()
         if status in TRANSIENT_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             try:
@@ -330,7 +332,7 @@ class Authenticator:
         self._host = urlsplit(self.login_url).hostname or self.login_url
         self._lock = threading.RLock()
         self._app: _WatchedApp | None = None
-        self._account: dict | None = None
+        self._account: dict[str, Any] | None = None
         self._signed_in: SignedIn | None = None
         self._graph_silent_scopes: tuple[str, ...] = self.graph_scopes
         self._on_signed_in = on_signed_in
@@ -394,7 +396,7 @@ class Authenticator:
 
         Reads only the local cache: no network.
         """
-        return cached_accounts(self.store, host=self._host, tenant=self.tenant if _is_guid(self.tenant) else None)
+        return cached_accounts(self.store, host=self._host, tenant=self.tenant if is_guid(self.tenant) else None)
 
     def restore(self, account: CachedAccount | None = None, *, is_cancelled: Callable[[], bool] = lambda: False,
                 on_retry: Callable[[SignInRetry], None] | None = None) -> SignedIn | None:
@@ -486,7 +488,7 @@ class Authenticator:
             raise ValueError("a DeviceCodePrompt from start_device_flow is needed")
         apps = [first]
 
-        def exit_condition(current: dict) -> bool:
+        def exit_condition(current: dict[str, Any]) -> bool:
             return bool(is_cancelled()) or current.get("expires_at", 0) < _now()
 
         def attempt() -> SignedIn:
@@ -657,7 +659,7 @@ class Authenticator:
                     scopes=missing, next_step=error.next_step)
             raise error
         self.store.save()
-        token = result["access_token"]
+        token: str = result["access_token"]
         granted = _scopes_of(token_claims(token).get("scp")) or _scopes_of(result.get("scope"))
         if granted:
             missing = missing_from(scopes, granted)
@@ -703,13 +705,14 @@ class Authenticator:
         return retrying(self.retry, self._host, doing, attempt, is_cancelled, on_retry)
 
     @staticmethod
-    def _msal_account(app: msal.PublicClientApplication, home_account_id: str) -> dict | None:
-        for candidate in app.get_accounts():
+    def _msal_account(app: msal.PublicClientApplication, home_account_id: str) -> dict[str, Any] | None:
+        accounts: list[dict[str, Any]] = app.get_accounts()
+        for candidate in accounts:
             if candidate.get("home_account_id") == home_account_id:
                 return candidate
         return None
 
-    def _finish(self, app: msal.PublicClientApplication, result: dict, account: dict | None,
+    def _finish(self, app: msal.PublicClientApplication, result: dict[str, Any], account: dict[str, Any] | None,
                 *, method: str) -> SignedIn:
         """Record the sign-in: save the cache, find the account, read who it is from the tokens."""
         self.store.save()
@@ -751,7 +754,7 @@ class Authenticator:
             self._on_signed_in(signed)
         return signed
 
-    def _cached_id_claims(self, account: dict) -> dict:
+    def _cached_id_claims(self, account: dict[str, Any]) -> dict[str, Any]:
         for item in self.store.cache.search(msal.TokenCache.CredentialType.ID_TOKEN,
                                             query={"home_account_id": account.get("home_account_id")}):
             claims = token_claims(item.get("secret", ""))
@@ -789,13 +792,6 @@ def _home_account_id(client_info: object, id_claims: Mapping[str, Any]) -> str |
             return f"{info['uid']}.{info['utid']}"
     sub = id_claims.get("sub")
     return str(sub) if sub else None
-
-
-_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def _is_guid(value: str) -> bool:
-    return bool(_GUID_RE.match(value or ""))
 
 
 # The sign-in errors, the retry policy and the role names are defined in their own modules

@@ -12,6 +12,7 @@ from typing import Any
 
 from dex_tui.answers import OPTIONAL_ROLES, SERVICES
 from dex_tui.assets import load_toml_asset
+from dex_tui.directory_roles import ROLE_NAMES as DIRECTORY_ROLES
 from dex_tui.errors import InternalError
 from dex_tui.results import Group, Remediation, Severity, Source
 
@@ -201,6 +202,9 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
                                lost_actions=_strings(table, "lost_actions", where), adds=_strings(table, "adds", where),
                                source=doc(_text(table, "source", where), f"{where}.source"),
                                note=_text(table, "note", where, ""))
+        if DIRECTORY_ROLES.get(roles[name].template_id, "").lower() != roles[name].label.lower():
+            raise _fail(f"{where}.template_id is not the template ID of the {roles[name].label} directory role "
+                        "(dex_tui/directory_roles.py)")
     if not roles["security_operator"].lost_actions or not roles["security_administrator"].adds:
         raise _fail("roles.security_operator.lost_actions and roles.security_administrator.adds must not be empty")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from dex_tui.answers import Answers, Confirmation
 from dex_tui.catalogue import ALL_CHECK_IDS, CHECK_IDS, catalogue, check_ids_for
+from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.results import CheckResult, Remediation, Status
 from dex_tui.safety import clean_text
 from dex_tui.tenant_facts import (
@@ -36,8 +37,6 @@ from dex_tui.tenant_facts import (
 
 SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting",
                  "mdr": "Defender Experts MDR"}
-SECURITY_ADMINISTRATOR = "194ae4cb-b126-40b2-bd5b-6091b380977d"
-GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
 # EU Data Boundary: the EU member states and the EFTA countries.
 EU_DATA_BOUNDARY = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH".split())

@@ -192,7 +192,8 @@ def _chosen_command(argv: list[str]) -> str | None:
     for name in SUBCOMMANDS:
         sub.add_parser(name, add_help=False)
     known, _ = finder.parse_known_args(argv)
-    return known.command
+    command: str | None = known.command
+    return command
 
 
 def _command_module(name: str) -> Any:

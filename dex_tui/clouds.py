@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from dex_tui.assets import load_toml_asset
 
@@ -43,7 +44,7 @@ def get_cloud(name: str) -> Cloud:
     return cloud_table()[name]
 
 
-def detect_cloud(openid_config: dict) -> str | None:
+def detect_cloud(openid_config: dict[str, Any]) -> str | None:
     """Guess the cloud from a tenant's OpenID metadata; None when the hints say nothing.
 
     The fields used (``cloud_instance_name``, ``tenant_region_sub_scope``) are not documented by

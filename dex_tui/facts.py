@@ -58,6 +58,10 @@ AV_MODES = {"0": "active", "1": "passive", "2": "disabled", "3": "other", "4": "
 # ------------------------------------------------------------------------------------ the reads
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
@@ -121,7 +125,7 @@ def read_member_of(client: GraphClient, deps: Mapping[str, ReadResult]) -> Membe
 def read_subscribed_skus(client: GraphClient, deps: Mapping[str, ReadResult]) -> tuple[Sku, ...]:
     skus = []
     for item in client.get_all(GRAPH, "/subscribedSkus", read="subscribed_skus"):
-        prepaid = item.get("prepaidUnits") if isinstance(item.get("prepaidUnits"), dict) else {}
+        prepaid = _as_dict(item.get("prepaidUnits"))
         plans = tuple(ServicePlan(str(p.get("servicePlanId") or "").lower(), str(p.get("servicePlanName") or ""),
                                   str(p.get("provisioningStatus") or ""))
                       for p in item.get("servicePlans") or [] if isinstance(p, dict))
@@ -150,7 +154,7 @@ def read_user_count(client: GraphClient, deps: Mapping[str, ReadResult]) -> User
 def read_partners(client: GraphClient, deps: Mapping[str, ReadResult]) -> tuple[Partner, ...]:
     partners = []
     for item in client.get_all(GRAPH, "/policies/crossTenantAccessPolicy/partners", read="partners"):
-        trust = item.get("inboundTrust") if isinstance(item.get("inboundTrust"), dict) else {}
+        trust = _as_dict(item.get("inboundTrust"))
         partners.append(Partner(tenant_id=str(item.get("tenantId") or "").lower(),
                                 is_service_provider=item.get("isServiceProvider") is True,
                                 mfa_accepted=_as_bool(trust.get("isMfaAccepted")),
@@ -184,9 +188,9 @@ def read_tenant_information(client: GraphClient, deps: Mapping[str, ReadResult])
             names[tid] = TenantName(tid, str(body.get("displayName") or ""), str(body.get("defaultDomainName") or ""),
                                     str(body.get("federationBrandName") or ""))
         else:
-            error = client.batch_error(answer, urls[tid], read="tenant_information")
-            errors.append(error)
-            failures[tid] = error.reason()
+            refused = client.batch_error(answer, urls[tid], read="tenant_information")
+            errors.append(refused)
+            failures[tid] = refused.reason()
     if errors and not names and len(errors) == len(lookups) and errors[0].status in (401, 403):
         raise errors[0]  # the whole read is refused, not one tenant: report it as a read failure
     return TenantNames(MappingProxyType(names), MappingProxyType(failures), skipped)
@@ -214,7 +218,7 @@ def read_ca_policies(client: GraphClient, deps: Mapping[str, ReadResult]) -> CaP
         for item in page:
             name = str(item.get("displayName") or "")
             if name.strip().lower().startswith(EXPERTS_POLICY_PREFIX):
-                grant = item.get("grantControls") if isinstance(item.get("grantControls"), dict) else {}
+                grant = _as_dict(item.get("grantControls"))
                 controls = tuple(str(c) for c in grant.get("builtInControls") or [])
                 experts.append(CaPolicy(str(item.get("id") or ""), name, str(item.get("state") or ""), controls))
     return CaPolicies(tuple(experts), total)

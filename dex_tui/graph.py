@@ -233,7 +233,7 @@ class GraphClient:
 
     def backoff(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1-based) when the server gave no Retry-After."""
-        return min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return min(self.backoff_cap, self.backoff_base * (2.0 ** (attempt - 1)))
 
     def _token(self, api: str, *, force_refresh: bool = False) -> str:
         provider = self._tokens.get(api)
@@ -296,10 +296,10 @@ class GraphClient:
                 refresh = refreshed = True
                 continue
             if status in RETRY_STATUSES and attempt < self.max_attempts:
-                delay = self._retry_delay(response.headers, attempt, status)
-                if delay is not None:
-                    log.info("%s answered %d; retry %d in %.1fs", endpoint, status, attempt, delay)
-                    self._wait(delay)
+                retry_in = self._retry_delay(response.headers, attempt, status)
+                if retry_in is not None:
+                    log.info("%s answered %d; retry %d in %.1fs", endpoint, status, attempt, retry_in)
+                    self._wait(retry_in)
                     continue
             if 200 <= status < 300:
                 return response

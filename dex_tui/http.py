@@ -38,7 +38,7 @@ class HttpSession(requests.Session):
         self.headers["User-Agent"] = f"{TOOL_NAME}/{__version__}"
         self.mount("https://", OneTrustStoreAdapter())
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         if kwargs.get("verify") in (None, False):

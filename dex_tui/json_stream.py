@@ -10,8 +10,8 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
@@ -38,7 +38,9 @@ def object_members(text: str, members: dict[str, Any]) -> Iterator[Any]:
     """Parse ``text``, a JSON object, yielding the elements of its ``value`` array one by one and
     storing its other members in ``members`` (``value`` itself is stored as an empty list once seen as
     an array). ValueError: not valid JSON; TypeError: valid JSON but not an object."""
-    space, decode = _SPACE.match, _DECODER.raw_decode
+    # ``[ \t\n\r]*`` matches everywhere, so ``space(...)`` is never None.
+    space = cast(Callable[[str, int], re.Match[str]], _SPACE.match)
+    decode = _DECODER.raw_decode
     at = space(text, 0).end()
     if text[at:at + 1] != "{":
         _, at = decode(text, at)  # ValueError if this is not JSON at all

@@ -16,9 +16,7 @@ from dex_tui.answers import Answers
 from dex_tui.catalogue import ALL_CHECK_IDS, catalogue
 from dex_tui.checks import (
     AV_MODE_LABELS,
-    GLOBAL_ADMINISTRATOR,
     REGISTRY,
-    SECURITY_ADMINISTRATOR,
     SKIP_REASONS,
     CheckDef,
     CheckFn,
@@ -31,6 +29,7 @@ from dex_tui.checks import (
     find_plans,
     result,
 )
+from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.mdr_answers import ACCESS_LEVELS, HuntingOnboarding, MdrAnswers, is_address
 from dex_tui.mdr_reads import (
     SCOPED_DEVICES_GROUP,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import ssl
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from dex_tui import TOOL_NAME
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
 from dex_tui.localfiles import TooLarge, read_bounded
+from dex_tui.tomlfile import load_toml
 
 # Microsoft Graph Command Line Tools: a Microsoft first-party public client present in every
 # commercial tenant that allows device code and asks for delegated scopes dynamically, so a tenant
@@ -113,6 +113,7 @@ def default_config_path() -> Path:
 
 
 def is_guid(value: str) -> bool:
+    """A GUID in its usual 8-4-4-4-12 hex form (tenant, client, object and role template IDs), any case."""
     return bool(_GUID.match(value))
 
 
@@ -219,25 +220,15 @@ _VALIDATORS = {
 def load_config_file(path: Path) -> dict[str, Any]:
     """Read a TOML config file (at most 1 MiB: ``/dev/zero`` is refused, not read until memory runs
     out); a malformed one is a usage error naming the file and the problem."""
-    try:
-        raw = tomllib.loads(read_bounded(path).decode("utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"config file {str(path)!r} does not exist.") from exc
-    except TooLarge as exc:
-        raise UsageError(f"config file {str(path)!r} is {exc.strerror}; it is not a dex-tui config file.") from None
-    except OSError as exc:
-        raise UsageError(f"config file {str(path)!r} cannot be read ({exc.strerror}).") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"config file {str(path)!r} is not UTF-8 text.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}.") from exc
+    file = load_toml(path, "config file", not_a="a dex-tui config file")
+    raw = file.data
     unknown = sorted(set(raw) - set(SETTING_SOURCES))
     if unknown:
-        raise UsageError(f"config file {str(path)!r}: unknown setting {unknown[0]!r}; "
+        raise UsageError(f"{file.where(unknown[0])}: unknown setting {unknown[0]!r}; "
                          f"known settings are {', '.join(SETTING_SOURCES)}.")
     for key, value in raw.items():
         if not isinstance(value, str):
-            raise UsageError(f"config file {str(path)!r}: {key} must be a string, not {type(value).__name__}.")
+            raise UsageError(f"{file.where(key)}: {key} must be a string, not {type(value).__name__}.")
     return raw
 
 
@@ -249,13 +240,14 @@ def resolve_settings(cli: dict[str, Any], env: dict[str, str] | None = None) -> 
     """
     env = dict(os.environ) if env is None else env
     config_value = cli.get("config") or env.get(f"{ENV_PREFIX}CONFIG")
+    config_path: Path | None
     if config_value:
-        config_path: Path | None = Path(config_value).expanduser()
+        config_path = Path(config_value).expanduser()
         config = load_config_file(config_path)
     else:
-        config_path = default_config_path()
-        config = load_config_file(config_path) if config_path.is_file() else {}
-        config_path = config_path if config else None
+        default = default_config_path()
+        config = load_config_file(default) if default.is_file() else {}
+        config_path = default if config else None
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}

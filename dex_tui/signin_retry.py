@@ -62,7 +62,7 @@ class RetryPolicy:
         """Seconds before retry number ``retry`` (1-based): Retry-After when given, else backoff."""
         if retry_after is not None:
             return max(0.0, retry_after)
-        return min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        return min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
 
     def wait(self, seconds: float, is_cancelled: Callable[[], bool]) -> None:
         """Wait ``seconds``, returning within a tenth of a second of ``is_cancelled()`` turning true."""

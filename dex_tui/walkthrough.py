@@ -19,12 +19,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import UsageError
+from dex_tui.tomlfile import load_toml
 
 HEADER_KEYS = ("title", "scenario", "service", "size", "approval")
 STEP_KEYS = ("focus", "click", "press", "wait", "screenshot")
@@ -144,15 +144,8 @@ def resolve_walkthrough(value: str) -> Path:
 
 def load_walkthrough(path: Path) -> Walkthrough:
     """Read and check a walkthrough file; a UsageError names the line and key of any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _bad(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc}).") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _bad(f"{path}: not valid TOML: {exc}.") from exc
-    return _Reader(path, text).walkthrough(data)
+    file = load_toml(path, "walkthrough file", error=_bad)
+    return _Reader(path, file.text).walkthrough(file.data)
 
 
 def _bad(explanation: str) -> UsageError:

@@ -174,6 +174,7 @@ def _loaded_modules(*argv: str) -> tuple[int, list[str]]:
     (["--version"], 0, []),
     (["--help"], 0, []),
     (["--demo", "fresh", "check", "--format", "json"], 2, ["dex_tui.commands.check"]),
+    (["--demo", "check"], 1, ["dex_tui.commands.check"]),  # the default scenario, the text report
     (["check", "--help"], 0, ["dex_tui.commands.check"]),
     (["--demo", "signin"], 0, ["dex_tui.commands.signin"]),
     (["--demo", "check", "--version"], 0, ["dex_tui.commands.check"]),

@@ -30,7 +30,7 @@ class DemoAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
-        body = request.body
+        body: Any = request.body
         if hasattr(body, "read"):
             body = body.read()
         reply = self.cloud.handle(request.method or "GET", request.url or "", dict(request.headers), body)
@@ -55,7 +55,7 @@ class DemoAdapter(BaseAdapter):
         response.encoding = "utf-8"
         response.url = request.url or ""
         response.request = request
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # requests types it as its HTTPAdapter
         return response
 
     def close(self) -> None:

@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dex_tui.directory_roles import ROLE_NAMES
+
 # Directory roles: display name -> role template id (domain.md §4.10). Built-in roleDefinitionId
 # equals the template id.
-ROLE_TEMPLATES: dict[str, str] = {
-    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
-    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
-    "Security Operator": "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",
-    "Security Reader": "5d6b6bb7-de71-4623-b4af-96380a352509",
-    "Global Reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
-    "Application Administrator": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-    "Directory Readers": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
-    "Conditional Access Administrator": "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
-    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
-    "Teams Administrator": "69091246-20e8-4a56-aa4d-066075b2a7a8",
-}
+ROLE_TEMPLATES: dict[str, str] = {name: template_id for template_id, name in ROLE_NAMES.items()}
 
 ROLE_DESCRIPTIONS: dict[str, str] = {
     "Global Administrator": "Can manage all aspects of Microsoft Entra ID and Microsoft services that use "

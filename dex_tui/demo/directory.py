@@ -6,6 +6,7 @@ on demand (see ``lazy``); everything else is small.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -241,7 +242,7 @@ class TenantState:
         host = group.name.format(n=index + 1).lower()
         return f"{host}.{self.scenario.default_domain}"
 
-    def _machine_maker(self, number: int, group: DeviceGroup):
+    def _machine_maker(self, number: int, group: DeviceGroup) -> Callable[[int], dict[str, Any]]:
         tid = self.scenario.tenant_id
         created = self.scenario.created
         shared = self._machine_shared(number, group)
@@ -272,7 +273,7 @@ class TenantState:
 
         return make
 
-    def _av_maker(self, number: int, group: DeviceGroup):
+    def _av_maker(self, number: int, group: DeviceGroup) -> Callable[[int], dict[str, Any]]:
         tid = self.scenario.tenant_id
         shared = self._av_shared(number, group)
         refreshed = self.scenario.now[:10] + "T06:00:00Z"

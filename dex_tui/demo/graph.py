@@ -49,6 +49,15 @@ class GraphProblem(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def _captured(pattern: re.Pattern[str], path: str) -> str:
+    """The first group of ``pattern`` in a path its route already matched ('' when that group is optional
+    and absent)."""
+    match = pattern.match(path)
+    if match is None:
+        raise GraphProblem(400, "BadRequest", "Invalid request.")
+    return match.group(1) or ""
+
+
 class Graph:
     def __init__(self, cloud: FakeCloud) -> None:
         self.cloud = cloud
@@ -233,7 +242,7 @@ class Graph:
 
     def _member_of(self, req: Request, pattern: re.Pattern[str], *, transitive: bool) -> Reply:
         items = self.cloud.tenant.member_of(self.cloud.scenario.operator, transitive=transitive)
-        cast = pattern.match(req.path[len("/v1.0"):].rstrip("/")).group(1)
+        cast = _captured(pattern, req.path[len("/v1.0"):].rstrip("/"))
         what = "directoryObjects"
         if cast:
             items = [i for i in items if i["@odata.type"].lower() == f"#microsoft.graph.{cast.lower()}"]
@@ -288,7 +297,7 @@ class Graph:
         return self._page(req, items, "policies/crossTenantAccessPolicy/partners", default_top=100, max_top=999)
 
     def partner(self, req: Request) -> Reply:
-        wanted = _PARTNER.match(req.path[len("/v1.0"):]).group(1).lower()
+        wanted = _captured(_PARTNER, req.path[len("/v1.0"):]).lower()
         for p in self.cloud.tenant.partners:
             if p.tenant_id == wanted:
                 body = {"@odata.context": self._context(req, "policies/crossTenantAccessPolicy/partners/$entity"),
@@ -299,8 +308,9 @@ class Graph:
                            f"are not present.")
 
     def tenant_information(self, req: Request) -> Reply:
-        wanted = _TENANT_INFO.match(req.path[len("/v1.0"):]).group(1).lower()
+        wanted = _captured(_TENANT_INFO, req.path[len("/v1.0"):]).lower()
         s = self.cloud.scenario
+        info: tuple[str, str, str, str | None]
         if wanted == s.tenant_id:
             info = (s.tenant_id, s.display_name, s.initial_domain, None)
         elif wanted in self.cloud.tenant.known_tenants:

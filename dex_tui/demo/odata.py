@@ -41,7 +41,7 @@ def _tokens(text: str) -> list[tuple[str, Any]]:
         if not match or match.end() == pos:
             raise FilterError(f"Syntax error at position {pos} in '{text}'.")
         pos = match.end()
-        kind = match.lastgroup
+        kind = match.lastgroup or ""  # every alternative is a named group
         value = match.group(kind)
         if kind == "string":
             out.append(("value", value[1:-1].replace("''", "'")))
@@ -69,6 +69,10 @@ class _Parser:
     def peek(self) -> tuple[str, Any] | None:
         return self.items[self.pos] if self.pos < len(self.items) else None
 
+    def _next_is(self, kind: str) -> bool:
+        item = self.peek()
+        return item is not None and item[0] == kind
+
     def take(self, kind: str | None = None, value: Any = None) -> tuple[str, Any]:
         item = self.peek()
         if item is None or (kind and item[0] != kind) or (value is not None and item[1] != value):
@@ -78,8 +82,8 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_()
-        if self.peek() is not None:
-            raise FilterError(f"Syntax error in '{self.text}': unexpected '{self.peek()[1]}'.")
+        if (extra := self.peek()) is not None:
+            raise FilterError(f"Syntax error in '{self.text}': unexpected '{extra[1]}'.")
         return node
 
     def or_(self) -> Node:
@@ -100,13 +104,13 @@ class _Parser:
         if self.peek() == ("word", "not"):
             self.take()
             return Node("not", (self.unary(),))
-        if self.peek() and self.peek()[0] == "(":
+        if self._next_is("("):
             self.take("(")
             node = self.or_()
             self.take(")")
             return node
         _, name = self.take("word")
-        if name == "startswith" and self.peek() and self.peek()[0] == "(":
+        if name == "startswith" and self._next_is("("):
             self.take("(")
             _, prop = self.take("word")
             self.take(",")
@@ -117,7 +121,7 @@ class _Parser:
         if op == "in":
             self.take("(")
             values = [self.take("value")[1]]
-            while self.peek() and self.peek()[0] == ",":
+            while self._next_is(","):
                 self.take(",")
                 values.append(self.take("value")[1])
             self.take(")")
@@ -160,14 +164,14 @@ def evaluate(node: Node, get: Callable[[str], Any]) -> bool:
     name, op, expected = node.args
     actual, expected = _norm(get(name.lower())), _norm(expected)
     if op == "eq":
-        return actual == expected
+        return bool(actual == expected)
     if op == "ne":
-        return actual != expected
+        return bool(actual != expected)
     if actual is None or expected is None:
         return False
     try:
-        return {"gt": actual > expected, "ge": actual >= expected, "lt": actual < expected,
-                "le": actual <= expected}[op]
+        return bool({"gt": actual > expected, "ge": actual >= expected, "lt": actual < expected,
+                     "le": actual <= expected}[op])
     except TypeError:
         return False
 

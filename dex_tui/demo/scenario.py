@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dex_tui.assets import asset_path
 from dex_tui.clouds import CLOUD_NAMES, Cloud, get_cloud
 from dex_tui.demo.catalogue import ROLE_TEMPLATES, SERVICE_PLANS, SKUS
 from dex_tui.errors import UsageError
+from dex_tui.settings import is_guid
+from dex_tui.tomlfile import load_toml
 
 SCENARIO_DIR = ("scenarios",)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ID_NAMESPACE = uuid.UUID("6c2d5a8e-3f1b-4c8e-9a47-0d3e5f7a9b21")
 
@@ -320,16 +320,7 @@ def _resolve(name_or_path: str) -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"scenario file {str(path)!r} cannot be read ({exc.strerror}).",
-                         title="Invalid scenario") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"scenario file {str(path)!r} is not UTF-8 text.", title="Invalid scenario") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"scenario file {str(path)!r} is not valid TOML: {exc}.",
-                         title="Invalid scenario") from exc
+    return load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario")).data
 
 
 def _read_with_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
@@ -381,7 +372,7 @@ class _Fields:
         self.data: dict[str, Any] = data
         self.used: set[str] = set()
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> NoReturn:
         name = f"{self.where}.{key}" if self.where and key else (self.where or key)
         raise UsageError(f"scenario file {self.source!r}: field {name} {problem}.", title="Invalid scenario",
                          next_step="Fix the field (see 'Scenario file format' in the README).")
@@ -401,7 +392,7 @@ class _Fields:
 
     def text(self, key: str, default: Any = None, *, choices: tuple[str, ...] = (),
              pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        value = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
+        value: str = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
         if choices and value not in choices:
             self.fail(key, f"is {value!r}; expected one of {', '.join(repr(c) for c in choices)}")
         if pattern is not None and not pattern.match(value):
@@ -409,21 +400,22 @@ class _Fields:
         return value
 
     def guid(self, key: str, default: Any = None) -> str:
-        value = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
+        value: str = self._get(key, _REQUIRED if default is None else default, (str,), "a string")
         value = value.lower()
-        if not _GUID.match(value):
+        if not is_guid(value):
             self.fail(key, f"is {value!r}, which is not a GUID")
         return value
 
     def integer(self, key: str, default: Any = None, *, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self._get(key, _REQUIRED if default is None else default, (int,), "an integer")
+        value: int = self._get(key, _REQUIRED if default is None else default, (int,), "an integer")
         if value < minimum or (maximum is not None and value > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
             self.fail(key, f"is {value}; it must be {bound}")
         return value
 
     def boolean(self, key: str, default: Any = None) -> bool:
-        return self._get(key, _REQUIRED if default is None else default, (bool,), "true or false")
+        value: bool = self._get(key, _REQUIRED if default is None else default, (bool,), "true or false")
+        return value
 
     def timestamp(self, key: str, default: Any = None) -> str:
         value = self.text(key, default)
@@ -431,7 +423,8 @@ class _Fields:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             self.fail(key, f"is {value!r}, which is not an ISO 8601 timestamp like 2025-06-02T09:00:00Z")
-        if parsed.utcoffset() is None or parsed.utcoffset().total_seconds() != 0:
+        offset = parsed.utcoffset()
+        if offset is None or offset.total_seconds() != 0:
             self.fail(key, f"is {value!r}; timestamps must be UTC and end in Z")
         return value
 
@@ -594,7 +587,7 @@ def _build(data: dict[str, Any], source: str) -> Scenario:
         if not _DOMAIN.match(d):
             t.fail(f"domains[{i}]", f"is {d!r}, which is not a lowercase domain name")
     cloud_name = t.text("cloud", "commercial", choices=CLOUD_NAMES)
-    tenant = dict(
+    tenant: dict[str, Any] = dict(
         tenant_id=tenant_id, display_name=display_name, initial_domain=initial, domains=domains,
         cloud=get_cloud(cloud_name),
         country=t.text("country", "US", pattern=re.compile(r"^[A-Z]{2}$"), what="a two-letter country code"),
@@ -755,14 +748,14 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<in-memory scenar
     """Validate a scenario given as a dict (the TOML data); ``source`` names it in errors.
 
     ``scenario.extends`` works as in files (the named shipped scenario is the base)."""
-    data = copy.deepcopy(dict(data))
-    parent = data.get("scenario", {}).get("extends") if isinstance(data.get("scenario"), dict) else None
+    merged: dict[str, Any] = copy.deepcopy(dict(data))
+    parent = merged.get("scenario", {}).get("extends") if isinstance(merged.get("scenario"), dict) else None
     if parent is not None:
         if not isinstance(parent, str) or not _NAME.match(parent):
             raise UsageError(f"scenario {source!r}: field scenario.extends must name a shipped scenario.",
                              title="Invalid scenario")
         base = _read_with_extends(_resolve(parent), [])
         base.get("scenario", {}).pop("extends", None)
-        data["scenario"].pop("extends", None)
-        data = _deep_merge(base, data)
-    return _build(data, source)
+        merged["scenario"].pop("extends", None)
+        merged = _deep_merge(base, merged)
+    return _build(merged, source)

@@ -35,13 +35,13 @@ def device_code_tokens(session: requests.Session, cloud: FakeCloud, scopes: Iter
     """
     root = f"{login_url.rstrip('/')}/{cloud.scenario.tenant_id}/oauth2/v2.0"
     scope = " ".join([*scopes, "openid", "profile", "offline_access"])
-    code = session.post(f"{root}/devicecode", data={"client_id": client_id, "scope": scope},
-                        **request_kwargs).json()
+    code: dict[str, Any] = session.post(f"{root}/devicecode", data={"client_id": client_id, "scope": scope},
+                                        **request_kwargs).json()
     if "device_code" not in code:
         return code
     form = {"grant_type": DEVICE_CODE_GRANT, "client_id": client_id, "device_code": code["device_code"]}
     for _ in range(1000):
-        result = session.post(f"{root}/token", data=form, **request_kwargs).json()
+        result: dict[str, Any] = session.post(f"{root}/token", data=form, **request_kwargs).json()
         if result.get("error") not in ("authorization_pending", "slow_down"):
             return result
         cloud.approve_device_code()
@@ -55,7 +55,8 @@ def refresh_tokens(session: requests.Session, cloud: FakeCloud, refresh_token: s
     root = f"{login_url.rstrip('/')}/{cloud.scenario.tenant_id}/oauth2/v2.0"
     form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token,
             "scope": " ".join([*scopes, "openid", "profile", "offline_access"])}
-    return session.post(f"{root}/token", data=form, **request_kwargs).json()
+    tokens: dict[str, Any] = session.post(f"{root}/token", data=form, **request_kwargs).json()
+    return tokens
 
 
 def signed_in(cloud: FakeCloud, scopes: Iterable[str] = GRAPH_SCOPES) -> tuple[HttpSession, str, str]:

@@ -26,7 +26,8 @@ def b64url_decode(text: str) -> bytes:
 
 def decode_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT-shaped token, without checking the signature (tests and tools use it)."""
-    return json.loads(b64url_decode(token.split(".")[1]))
+    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return claims
 
 
 @dataclass

@@ -9,6 +9,7 @@ error_description with the AADSTS text, error_codes, timestamp, trace_id, correl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -25,7 +26,7 @@ class Request:
 
     method: str
     url: str
-    headers: CaseInsensitiveDict
+    headers: CaseInsensitiveDict[str]
     body: bytes
     service: str = ""  # login / graph / mde
     base: str = ""  # the public root the request came in on, e.g. https://graph.demo.test
@@ -53,7 +54,7 @@ class Request:
         return json.loads(self.body.decode("utf-8"))
 
     def bearer(self) -> str | None:
-        value = self.headers.get("Authorization", "")
+        value: str = self.headers.get("Authorization", "")
         if value[:7].lower() == "bearer ":
             return value[7:].strip()
         return None
@@ -70,7 +71,7 @@ class Reply:
     body: bytes
     fault: str | None = None
 
-    def __iter__(self):  # ``status, headers, body = cloud.handle(...)``
+    def __iter__(self) -> Iterator[Any]:  # ``status, headers, body = cloud.handle(...)``
         return iter((self.status, self.headers, self.body))
 
     def json(self) -> Any:
