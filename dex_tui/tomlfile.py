@@ -82,9 +82,11 @@ class TomlFile:
         lines = _key_lines(self.text)
         parts = key.split(".")
         while parts:
-            found = lines.get(".".join(parts))
-            if found is not None:
-                return found
+            # ``faults[0]`` is a ``[[faults]]`` table, or an element of ``faults = [...]`` written inline.
+            for candidate in (".".join(parts), ".".join([*parts[:-1], parts[-1].split("[")[0]])):
+                found = lines.get(candidate)
+                if found is not None:
+                    return found
             parts.pop()
         return None
 

@@ -94,3 +94,16 @@ def test_config_file_errors_name_the_line_of_the_key(tmp_path: Path) -> None:
     path.write_text('tenant = "x"\ncloud = 3\n', encoding="utf-8")
     with pytest.raises(UsageError, match=rf"config file {str(path)!r}, line 2: cloud must be a string"):
         load_config_file(path)
+
+
+def test_scenario_file_errors_name_the_line_of_the_field(tmp_path: Path) -> None:
+    from dex_tui.demo import load_scenario
+
+    path = tmp_path / "mine.toml"
+    path.write_text('[scenario]\nextends = "ready"\nname = "mine"\n\n[tenant]\nid = 7\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=rf"scenario file {str(path)!r}, line 6: field tenant.id must be a string"):
+        load_scenario(str(path))
+    path.write_text('[scenario]\nextends = "ready"\nname = "mine"\n\n[behaviour]\nlatency_ms = 0\n'
+                    'faults = [\n  { endpoint = "graph.me", kind = "explode" },\n]\n', encoding="utf-8")
+    with pytest.raises(UsageError, match=r", line 7: field behaviour\.faults\[0\]\.kind"):
+        load_scenario(str(path))

@@ -21,7 +21,7 @@ from dex_tui.clouds import CLOUD_NAMES, Cloud, get_cloud
 from dex_tui.demo.catalogue import ROLE_TEMPLATES, SERVICE_PLANS, SKUS
 from dex_tui.errors import UsageError
 from dex_tui.settings import is_guid
-from dex_tui.tomlfile import load_toml
+from dex_tui.tomlfile import TomlFile, load_toml
 
 SCENARIO_DIR = ("scenarios",)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -300,7 +300,8 @@ def scenario_names() -> list[str]:
 def load_scenario(name_or_path: str) -> Scenario:
     """A shipped scenario by name, or a scenario file by path; UsageError on any problem."""
     path = _resolve(name_or_path)
-    return _build(_read_with_extends(path, []), str(path))
+    file = _read_toml(path)
+    return _build(_with_base(path, file.data, []), str(path), file)
 
 
 def _resolve(name_or_path: str) -> Path:
@@ -319,15 +320,19 @@ def _resolve(name_or_path: str) -> Path:
     return path
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    return load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario")).data
+def _read_toml(path: Path) -> TomlFile:
+    return load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario"))
 
 
 def _read_with_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
+    return _with_base(path, _read_toml(path).data, chain)
+
+
+def _with_base(path: Path, data: dict[str, Any], chain: list[Path]) -> dict[str, Any]:
+    """``data``, read from ``path``, merged onto the scenario its ``scenario.extends`` names (if any)."""
     if path.resolve() in chain:
         raise UsageError(f"scenario file {str(path)!r}: field scenario.extends forms a cycle.",
                          title="Invalid scenario")
-    data = _read_toml(path)
     meta = data.get("scenario", {})
     parent = meta.get("extends") if isinstance(meta, dict) else None
     if parent is None:
@@ -364,8 +369,9 @@ def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 class _Fields:
     """Reads one table, checking types; every error names the file and the dotted field."""
 
-    def __init__(self, data: Any, where: str, source: str) -> None:
+    def __init__(self, data: Any, where: str, source: str, file: TomlFile | None = None) -> None:
         self.source = source
+        self.file = file  # the scenario file itself, when there is one: errors then name the line
         self.where = where
         if not isinstance(data, dict):
             self.fail("", f"must be a table, not {_type_name(data)}")
@@ -374,7 +380,9 @@ class _Fields:
 
     def fail(self, key: str, problem: str) -> NoReturn:
         name = f"{self.where}.{key}" if self.where and key else (self.where or key)
-        raise UsageError(f"scenario file {self.source!r}: field {name} {problem}.", title="Invalid scenario",
+        line = self.file.line_of(name) if self.file is not None and name else None
+        place = f"scenario file {self.source!r}" + (f", line {line}" if line else "")
+        raise UsageError(f"{place}: field {name} {problem}.", title="Invalid scenario",
                          next_step="Fix the field (see 'Scenario file format' in the README).")
 
     def _get(self, key: str, default: Any, kinds: tuple[type, ...], kind_name: str) -> Any:
@@ -442,12 +450,12 @@ class _Fields:
         if key not in self.data:
             if required:
                 self.fail(key, "is missing")
-            return _Fields({}, self._child(key), self.source)
-        return _Fields(self.data[key], self._child(key), self.source)
+            return _Fields({}, self._child(key), self.source, self.file)
+        return _Fields(self.data[key], self._child(key), self.source, self.file)
 
     def tables(self, key: str) -> list[_Fields]:
         value = self._get(key, [], (list,), "an array of tables")
-        return [_Fields(item, f"{self._child(key)}[{i}]", self.source) for i, item in enumerate(value)]
+        return [_Fields(item, f"{self._child(key)}[{i}]", self.source, self.file) for i, item in enumerate(value)]
 
     def _child(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
@@ -501,7 +509,7 @@ def _sku(f: _Fields) -> Sku:
             if plan_id is None:
                 f.fail(f"plans[{i}]", f"is {item!r}, an unknown service plan; give {{ name, id }} for it")
         else:
-            p = _Fields(item, f"{f.where}.plans[{i}]", f.source)
+            p = _Fields(item, f"{f.where}.plans[{i}]", f.source, f.file)
             name = p.text("name")
             plan_id = p.guid("id", SERVICE_PLANS.get(name, "")) if name in SERVICE_PLANS else p.guid("id")
             status = p.text("status", "Success", choices=PROVISIONING_STATUSES)
@@ -569,8 +577,8 @@ def _faults(b: _Fields) -> tuple[Fault, ...]:
     return tuple(faults)
 
 
-def _build(data: dict[str, Any], source: str) -> Scenario:
-    root = _Fields(data, "", source)
+def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> Scenario:
+    root = _Fields(data, "", source, file)
     meta = root.table("scenario", required=True)
     name = meta.text("name", pattern=_NAME, what="a scenario name (lowercase letters, digits, '-')")
     summary = meta.text("summary")
