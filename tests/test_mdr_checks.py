@@ -5,6 +5,7 @@ enforcement; the portal actions of the new steps; the headless report of ``--ser
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -378,3 +379,18 @@ def test_device_groups_are_paged_only_when_a_choice_names_one() -> None:
     # ... re-reading that check's reads does.
     (result,) = checker.refresh(["exclusions.groups"], later, "mdr")
     assert result.status is Status.PASS and checker.facts.reads["device_groups"].requests == 1
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"groups": [{"name": "A", "member_groups": ["B"]}]}, "groups[0].member_groups[0]"),
+    ({"groups": [{"name": "A", "security_enabled": False}]}, "groups[0].security_enabled"),
+    ({"operator": {"licenses": ["NOPE"]}}, "operator.licenses[0]"),
+    ({"group_settings": {"group_creation_allowed_group": "Nope"}}, "group_settings.group_creation_allowed_group"),
+    ({"incidents": [{"name": "x", "severity": "huge"}]}, "incidents[0].severity"),
+    ({"identity_health_issues": [{"name": "x", "status": "gone"}]}, "identity_health_issues[0].status"),
+])
+def test_the_new_scenario_fields_are_validated_with_the_field_named(patch: dict[str, Any], field: str) -> None:
+    from dex_tui.errors import UsageError
+
+    with pytest.raises(UsageError, match=re.escape(f"field {field} ")):
+        load_scenario("mdr-ready").merged(patch)
