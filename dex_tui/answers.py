@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dex_tui import mdr_answers
 from dex_tui.errors import UsageError
 from dex_tui.localfiles import TooLarge, read_bounded
+from dex_tui.mdr_answers import HuntingOnboarding, MdrAnswers
 
-SERVICES = ("xdr", "hunting")
+SERVICES = ("xdr", "hunting", "mdr")
 OPTIONAL_ROLES = ("security_operator", "security_administrator")
 ACKNOWLEDGEMENTS = ("skip_security_operator", "skip_security_administrator")
 
@@ -47,6 +49,8 @@ class Answers:
     access: Confirmation | None = None
     roles: dict[str, bool | None] = field(default_factory=lambda: dict.fromkeys(OPTIONAL_ROLES))
     acknowledgements: dict[str, Confirmation] = field(default_factory=dict)
+    mdr: MdrAnswers | None = None  # [mdr]: today's MDR setup (dex_tui.mdr_answers)
+    hunting: HuntingOnboarding | None = None  # [hunting]: Hunting's onboarding today
 
     def skipped_roles(self) -> list[str]:
         return [role for role in OPTIONAL_ROLES if self.roles.get(role) is False]
@@ -64,6 +68,8 @@ class Answers:
                 data[name] = value.to_dict()
         data["roles"] = {k: v for k, v in self.roles.items() if v is not None}
         data["acknowledgements"] = {k: v.to_dict() for k, v in self.acknowledgements.items()}
+        data.update({name: getattr(self, name).to_dict() for name in mdr_answers.SECTIONS
+                     if getattr(self, name) is not None})
         return data
 
     @classmethod
@@ -71,7 +77,8 @@ class Answers:
         """Build from parsed TOML/JSON, naming the file and field of any problem."""
         if not isinstance(data, dict):
             raise UsageError(f"{where}: expected a table of answers.")
-        unknown = sorted(set(data) - {"service", "terms", "license", "access", "roles", "acknowledgements"})
+        unknown = sorted(set(data) - {"service", "terms", "license", "access", "roles", "acknowledgements",
+                                      *mdr_answers.SECTIONS})
         if unknown:
             raise UsageError(f"{where}: unknown field {unknown[0]!r}.")
         service = data.get("service", "xdr")
@@ -103,7 +110,9 @@ class Answers:
             confirmation = _confirmation(value, f"{where}: acknowledgements.{key}")
             if confirmation is not None:
                 acks[key] = confirmation
-        return cls(service=service, roles=roles, acknowledgements=acks, **confirmations)
+        sections = mdr_answers.parse_sections(data, where)
+        return cls(service=service, roles=roles, acknowledgements=acks, mdr=sections.get("mdr"),
+                   hunting=sections.get("hunting"), **confirmations)
 
     def to_toml(self) -> str:
         """The answers as TOML, readable by :func:`load_answers`."""
@@ -120,6 +129,7 @@ class Answers:
         lines.append("")
         for key, value in self.acknowledgements.items():
             lines += [f"[acknowledgements.{key}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
+        lines += [getattr(self, name).to_toml() for name in mdr_answers.SECTIONS if getattr(self, name) is not None]
         return "\n".join(lines)
 
 

@@ -22,6 +22,23 @@ CHECK_IDS: tuple[str, ...] = (
     "experts.license", "experts.roles", "access.service_provider", "access.conditional_access",
     "experts.credits", "data.residency",
 )
+# Today's flows (Defender Experts MDR, Hunting's onboarding; dex_tui/mdr_checks.py). The wizard's seed steps
+# show CHECK_IDS (Catalogue.checks); reports show check_ids_for(service).
+TODAY_CHECK_IDS: tuple[str, ...] = (
+    "license.mdr_coverage", "license.entra_p2", "experts.access_level", "exclusions.groups",
+    "contacts.notification", "teams.ready", "coverage.scoped", "readiness.protected_assets",
+    "hunting.sample_notification",
+)
+# The stable order of every report: the seed checks with today's checks where they belong.
+ALL_CHECK_IDS: tuple[str, ...] = (
+    "cloud.availability", "operator.roles", "license.mde_p2", "license.mdr_coverage", "license.entra_p1",
+    "license.entra_p2", "license.mdo_p2", "license.mdi", "license.mdca", "coverage.iot", "devices.onboarded",
+    "devices.av_mode", "experts.terms", "experts.license", "experts.roles", "experts.access_level",
+    "access.service_provider", "access.conditional_access", "exclusions.groups", "contacts.notification",
+    "teams.ready", "coverage.scoped", "readiness.protected_assets", "hunting.sample_notification",
+    "experts.credits", "data.residency",
+)
+assert set(ALL_CHECK_IDS) == set(CHECK_IDS) | set(TODAY_CHECK_IDS) and len(ALL_CHECK_IDS) == 26
 ROLE_NAMES: tuple[str, ...] = ("security_reader", *OPTIONAL_ROLES)
 
 
@@ -51,9 +68,21 @@ class CheckInfo:
     sources: dict[str, Document]  # service -> document
     note: str
     remediation: Remediation
+    severities: dict[str, Severity] | None = None  # service -> severity, where a service differs (severity_mdr)
+    notes: dict[str, str] | None = None  # service -> note, where a service's differs (note_mdr)
+    titles: dict[str, str] | None = None  # service -> title, where a service's rule differs (title_mdr)
 
     def source_for(self, service: str) -> Source:
         return self.sources[service].source()
+
+    def severity_for(self, service: str) -> Severity:
+        return (self.severities or {}).get(service, self.severity)
+
+    def title_for(self, service: str) -> str:
+        return (self.titles or {}).get(service, self.title)
+
+    def note_for(self, service: str) -> str:
+        return (self.notes or {}).get(service, self.note)
 
 
 @dataclass(frozen=True)
@@ -80,12 +109,13 @@ class RoleInfo:
 @dataclass(frozen=True)
 class Catalogue:
     documents: dict[str, Document]
-    checks: dict[str, CheckInfo]  # in the stable report order
+    checks: dict[str, CheckInfo]  # the seed flow's checks (CHECK_IDS), in the stable report order
     roles: dict[str, RoleInfo]
     plans: dict[str, dict[str, str]]  # capability -> {servicePlanId: servicePlanName}
+    all_checks: dict[str, CheckInfo] | None = None  # every check (ALL_CHECK_IDS), today's flows included
 
     def check(self, check_id: str) -> CheckInfo:
-        return self.checks[check_id]
+        return (self.all_checks or self.checks)[check_id]
 
     def role(self, name: str) -> RoleInfo:
         return self.roles[name]
@@ -141,14 +171,23 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         sources = {service: doc(_text(table, f"source_{service}", where, default_doc.key), where)
                    for service in SERVICES}
         remediation = table.get("remediation", {})
+        try:
+            severities = {service: Severity(table[f"severity_{service}"]) for service in SERVICES
+                          if f"severity_{service}" in table}
+        except ValueError as exc:
+            raise _fail(f"{where}: {exc}") from exc
+        notes = {service: _text(table, f"note_{service}", where) for service in SERVICES if f"note_{service}" in table}
+        titles = {service: _text(table, f"title_{service}", where) for service in SERVICES
+                  if f"title_{service}" in table}
         checks[check_id] = CheckInfo(
+            severities=severities or None, notes=notes or None, titles=titles or None,
             id=check_id, title=_text(table, "title", where), services=services, severity=severity, group=group,
             verifies=_text(table, "verifies", where), limits=_text(table, "limits", where), sources=sources,
             note=_text(table, "note", where, ""),
             remediation=Remediation(_text(remediation, "action", where, ""), _text(remediation, "where", where, ""),
                                     _text(remediation, "link", where, "")))
-    if tuple(checks) != CHECK_IDS:
-        raise _fail(f"the checks must be exactly, in order: {', '.join(CHECK_IDS)}")
+    if tuple(checks) != ALL_CHECK_IDS:
+        raise _fail(f"the checks must be exactly, in order: {', '.join(ALL_CHECK_IDS)}")
 
     roles: dict[str, RoleInfo] = {}
     for name in ROLE_NAMES:
@@ -176,13 +215,21 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         if len(names) != len(ids) or not ids:
             raise _fail(f"{where}: names and ids must be non-empty and of the same length")
         plans[capability] = {plan_id.lower(): plan_name for plan_id, plan_name in zip(ids, names, strict=True)}
-    return Catalogue(documents=documents, checks=checks, roles=roles, plans=plans)
+    return Catalogue(documents=documents, checks={i: checks[i] for i in CHECK_IDS}, roles=roles, plans=plans,
+                     all_checks=checks)
 
 
 @cache
 def catalogue() -> Catalogue:
     """The shipped catalogue, read once."""
     return parse_catalogue(load_toml_asset("catalogue.toml"))
+
+
+def check_ids_for(service: str) -> tuple[str, ...]:
+    """The checks a report for ``service`` lists, in the stable order: every seed check (those that do
+    not apply are ``skipped`` with why, as before) and today's checks that apply to ``service``."""
+    infos = catalogue().all_checks or catalogue().checks
+    return tuple(i for i in ALL_CHECK_IDS if i in CHECK_IDS or service in infos[i].services)
 
 
 def skip_warning(role: str) -> str:

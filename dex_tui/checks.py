@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dex_tui.answers import Answers, Confirmation
-from dex_tui.catalogue import CHECK_IDS, catalogue
+from dex_tui.catalogue import ALL_CHECK_IDS, CHECK_IDS, catalogue, check_ids_for
 from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.results import CheckResult, Remediation, Status
 from dex_tui.safety import clean_text
@@ -35,7 +35,8 @@ from dex_tui.tenant_facts import (
     UserCount,
 )
 
-SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}
+SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting",
+                 "mdr": "Defender Experts MDR"}
 # EU Data Boundary: the EU member states and the EFTA countries.
 EU_DATA_BOUNDARY = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO CH".split())
@@ -49,6 +50,8 @@ NOT_FOR_HUNTING = {
     "access.conditional_access": "Defender Experts for Hunting does not use service provider access, so no "
                                  "Microsoft Security Experts conditional access policies are created.",
 }
+# Why a check does not apply, per service (dex_tui.mdr_checks adds MDR's).
+SKIP_REASONS: dict[str, dict[str, str]] = {"hunting": NOT_FOR_HUNTING}
 
 CheckFn = Callable[[TenantFacts, Answers, CloudInfo, str], CheckResult]
 
@@ -84,10 +87,10 @@ def result(check_id: str, service: str, status: Status, summary: str, *, evidenc
     info = catalogue().check(check_id)
     if remediation is None:
         remediation = info.remediation if status in (Status.FAIL, Status.WARN, Status.UNKNOWN) else Remediation()
-    return CheckResult(id=check_id, title=info.title, services=info.services, severity=info.severity,
+    return CheckResult(id=check_id, title=info.title_for(service), services=info.services, severity=info.severity_for(service),
                        status=status, summary=summary, group=info.group, evidence=evidence or {},
                        remediation=remediation, source=info.source_for(service),
-                       note=info.note if note is None else note)
+                       note=info.note_for(service) if note is None else note)
 
 
 def unknown_from(check_id: str, service: str, failure: ReadResult) -> CheckResult:
@@ -110,7 +113,7 @@ def _check(check_id: str, reads: tuple[str, ...] = (), optional: tuple[str, ...]
         def check(facts: TenantFacts, answers: Answers, cloud: CloudInfo, service: str) -> CheckResult:
             info = catalogue().check(check_id)
             if service not in info.services:
-                why = NOT_FOR_HUNTING.get(check_id, f"Not part of {SERVICE_NAMES[service]}.")
+                why = SKIP_REASONS.get(service, {}).get(check_id, f"Not part of {SERVICE_NAMES[service]}.")
                 return result(check_id, service, Status.SKIPPED, f"Skipped for {SERVICE_NAMES[service]}: {why}")
             for name in reads:
                 failure = facts.failure(name)
@@ -130,8 +133,8 @@ def evaluate(facts: TenantFacts, answers: Answers, service: str | None = None,
              ids: Iterable[str] | None = None) -> list[CheckResult]:
     """Every check (or ``ids``) in the stable catalogue order, from facts alone (no network)."""
     service = service or answers.service
-    wanted = set(CHECK_IDS if ids is None else ids)
-    return [REGISTRY[i].fn(facts, answers, facts.cloud, service) for i in CHECK_IDS if i in wanted]
+    wanted = set(check_ids_for(service) if ids is None else ids)
+    return [REGISTRY[i].fn(facts, answers, facts.cloud, service) for i in ALL_CHECK_IDS if i in wanted]
 
 
 def reads_for(ids: Iterable[str]) -> set[str]:
@@ -182,7 +185,8 @@ def check_operator_roles(facts: TenantFacts, answers: Answers, cloud: CloudInfo,
                       "You are a Security Administrator: enough to give access and set up Teams; a few steps "
                       "(notification contacts) may need a Global Administrator.", evidence=evidence)
     held = ", ".join(names) if names else "no directory role"
-    task = "give the experts access" if service == "xdr" else "set up notification contacts and Teams"
+    task = {"xdr": "give the experts access", "mdr": "give the experts access and set up Teams"}.get(
+        service, "set up notification contacts and Teams")
     return result("operator.roles", service, Status.WARN,
                   f"You hold {held}, neither Security Administrator nor Global Administrator: a colleague who "
                   f"does must {task}.", evidence=evidence)
@@ -595,14 +599,14 @@ def check_data_residency(facts: TenantFacts, answers: Answers, cloud: CloudInfo,
                              permission="Organization.Read.All")
         return unknown_from("data.residency", service, failure)
     eudb = country in EU_DATA_BOUNDARY
-    if service == "hunting" and cloud.name == "gcc":
+    # Today's text, the same for every service: the US for GCC (MDR Plan 1 for Gov, Hunting for Gov), the EU
+    # for EU Data Boundary customers, worldwide for everyone else (the 2022 seed said the US for everyone).
+    if cloud.name == "gcc":
         where, why = "the United States", "GCC customer"
     elif eudb:
         where, why = "the European Union", f"country {country}, in the EU Data Boundary"
-    elif service == "hunting":
-        where, why = "Microsoft data centres worldwide", f"country {country}, outside the EU Data Boundary"
     else:
-        where, why = "the United States", f"country {country}, outside the EU Data Boundary"
+        where, why = "Microsoft data centres worldwide", f"country {country}, outside the EU Data Boundary"
     return result("data.residency", service, Status.INFO,
                   f"The experts' operational data (case tickets, analyst notes) is stored in {where} ({why}); your "
                   "security data stays where Defender stores it. Kept at most 90 days after the subscription "
@@ -611,4 +615,7 @@ def check_data_residency(facts: TenantFacts, answers: Answers, cloud: CloudInfo,
                             "cloud": cloud.name})
 
 
-assert set(REGISTRY) == set(CHECK_IDS), "every catalogue check needs a function"
+assert set(REGISTRY) == set(CHECK_IDS), "every seed catalogue check needs a function"
+
+# Today's flows register their checks (and MDR's variants of seed checks) from their own module.
+from dex_tui import mdr_checks  # noqa: E402, F401  (it needs the registry above)

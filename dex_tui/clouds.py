@@ -25,10 +25,11 @@ class Cloud:
     tenant_region_sub_scope: str
     xdr: bool
     hunting: bool
+    mdr: bool
 
     def offers(self, service: str) -> bool:
-        """Whether the Defender Experts ``service`` ("xdr" or "hunting") is sold in this cloud."""
-        return {"xdr": self.xdr, "hunting": self.hunting}[service]
+        """Whether the Defender Experts ``service`` ("xdr", "hunting" or "mdr") is sold in this cloud."""
+        return {"xdr": self.xdr, "hunting": self.hunting, "mdr": self.mdr}[service]
 
 
 @cache

@@ -15,11 +15,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from dex_tui.answers import Answers
-from dex_tui.catalogue import CHECK_IDS
+from dex_tui.catalogue import ALL_CHECK_IDS, check_ids_for
 from dex_tui.checks import REGISTRY, evaluate, reads_for
 from dex_tui.errors import Interrupted
 from dex_tui.facts import READS, CloudInfo, ReadResult, TenantFacts, gather, with_dependencies
 from dex_tui.graph import GraphClient
+from dex_tui.mdr_reads import answers_input
 from dex_tui.results import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -73,15 +74,16 @@ class Checker:
 
     def run(self, answers: Answers, service: str | None = None, *, on_result: ResultCallback | None = None,
             is_cancelled: Cancelled | None = None) -> list[CheckResult]:
-        """Read everything and evaluate every check; results in the stable catalogue order."""
-        return self._run(CHECK_IDS, None, answers, service, on_result, is_cancelled)
+        """Read what the service's checks need and evaluate them; results in the stable catalogue order."""
+        ids = check_ids_for(service or answers.service)
+        return self._run(ids, reads_for(ids), answers, service, on_result, is_cancelled)
 
     def refresh(self, ids: Iterable[str], answers: Answers, service: str | None = None, *,
                 on_result: ResultCallback | None = None, is_cancelled: Cancelled | None = None) -> list[CheckResult]:
         """Re-read only the reads the checks ``ids`` use, keep the other facts, evaluate those checks."""
         wanted = set(ids)
         unknown = wanted - set(REGISTRY)
-        ids = [i for i in CHECK_IDS if i in wanted]
+        ids = [i for i in ALL_CHECK_IDS if i in wanted]
         if unknown:
             raise ValueError(f"unknown check id(s): {', '.join(sorted(unknown))}")
         return self._run(ids, reads_for(ids), answers, service, on_result, is_cancelled)
@@ -120,7 +122,8 @@ class Checker:
         service = service or answers.service
         ids = list(ids)
         wanted_reads = set(with_dependencies(READS if read_names is None else read_names))
-        base = self.facts
+        # Reads that look up what the operator named (dex_tui.mdr_reads) find the answers among earlier results.
+        base = self.facts.merged([answers_input(answers)])
         lock = threading.Lock()
         reads: dict[str, ReadResult] = {k: v for k, v in base.reads.items() if k not in wanted_reads}
         results: dict[str, CheckResult] = {}

@@ -289,6 +289,11 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     ReadSpec("machines", MDE, "GET /api/machines?$filter=onboardingStatus eq 'Onboarded'", read_machines),
     ReadSpec("av_info", MDE, "GET /api/deviceavinfo", read_av_info),
 )}
+
+# Today's flows (MDR, Hunting's onboarding) add their reads from their own module.
+from dex_tui.mdr_reads import MDR_READS  # noqa: E402
+
+READS.update({spec.name: spec for spec in MDR_READS})
 assert all(name in REQUIREMENTS for name in READS)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from dex_tui import TOOL_NAME, __version__
 from dex_tui.answers import Answers
-from dex_tui.catalogue import CHECK_IDS
+from dex_tui.catalogue import ALL_CHECK_IDS
 from dex_tui.checks import SERVICE_NAMES
 from dex_tui.errors import ExitCode, UsageError
 from dex_tui.facts import TenantFacts
@@ -109,7 +109,7 @@ def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: An
         "user_principal_name": clean_text(me.user_principal_name if me else getattr(signed_in, "username", "") or ""),
         "roles": sorted(clean_text(r.display_name or r.template_id) for r in member_of.roles) if member_of else [],
     }
-    checks = [r.to_dict() for r in sorted(results, key=lambda r: CHECK_IDS.index(r.id))]
+    checks = [r.to_dict() for r in sorted(results, key=lambda r: ALL_CHECK_IDS.index(r.id))]
     code = exit_code_for(results)
     return {
         "schema_version": SCHEMA_VERSION,

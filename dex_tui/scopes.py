@@ -18,6 +18,8 @@ GRAPH_SCOPES: tuple[str, ...] = (
     "GroupSettings.Read.All",
     "GroupMember.Read.All",
     "ThreatHunting.Read.All",
+    "SecurityIdentitiesHealth.Read.All",  # MDR readiness: Defender for Identity health issues
+    "SecurityIncident.Read.All",  # Hunting: the sample notification's test incident
 )
 
 # Asked separately and silently for the Defender for Endpoint resource (one resource per token).
@@ -53,5 +55,10 @@ REQUIREMENTS: dict[str, Requirement] = {
     "group_settings": Requirement("GroupSettings.Read.All"),
     "hunting": Requirement("ThreatHunting.Read.All", "Security Reader or Security Administrator"),
     "machines": Requirement(MDE_SCOPE_NAME, "a Defender for Endpoint role with View Data"),
+    "device_groups": Requirement(MDE_SCOPE_NAME, "a Defender for Endpoint role with View Data"),
+    "mdr_groups": Requirement("GroupMember.Read.All"),
+    "license_details": Requirement("User.Read", consent_role="any user (no admin consent needed)"),
+    "identity_health": Requirement("SecurityIdentitiesHealth.Read.All", "Security Reader or Security Administrator"),
+    "incidents": Requirement("SecurityIncident.Read.All", "Security Reader or Security Administrator"),
     "av_info": Requirement(MDE_SCOPE_NAME, "a Defender for Endpoint role with View Data"),
 }

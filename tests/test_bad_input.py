@@ -122,7 +122,12 @@ def test_a_scenario_file_given_to_demo_is_used(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(("content", "fragment"), [
     pytest.param("service = ", "is not valid TOML", id="not-toml"),
     pytest.param('service = "xdr"\naccess_token = "x"\n', "unknown field 'access_token'", id="unknown-field"),
-    pytest.param('service = "mdr"\n', "service must be one of xdr, hunting", id="bad-service"),
+    pytest.param('service = "xdr2"\n', "service must be one of xdr, hunting, mdr", id="bad-service"),
+    pytest.param('service = "mdr"\n[mdr]\naccess_levels = ["security_admin"]\n',
+                 "mdr.access_levels: 'security_admin' is not an access level", id="bad-access-level"),
+    pytest.param('[mdr]\n[[mdr.contacts]]\naddress = "not an address"\nfor = "service_review"\n',
+                 "mdr.contacts[0].address: 'not an address' is not an e-mail address", id="bad-contact"),
+    pytest.param('[hunting]\nsample = true\n', "hunting.sample is not a known key", id="bad-hunting-key"),
     pytest.param('[terms]\nby = "me"\nat = "yesterday"\n', "'at' = 'yesterday' is not an ISO 8601", id="bad-date"),
     pytest.param("[terms]\nat = 2026-01-01T00:00:00Z\n", "needs 'by'", id="no-by"),
     pytest.param("[roles]\nsecurity_reader = false\n", "security_reader is required", id="no-reader"),

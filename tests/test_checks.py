@@ -410,7 +410,8 @@ def test_credits_state_the_quarterly_rule() -> None:
 
 
 @pytest.mark.parametrize(("country", "cloud", "service", "where"), [
-    ("US", "commercial", "xdr", "United States"), ("DE", "commercial", "xdr", "European Union"),
+    ("US", "commercial", "xdr", "worldwide"), ("DE", "commercial", "xdr", "European Union"),
+    ("US", "gcc", "mdr", "United States"), ("US", "commercial", "mdr", "worldwide"), ("FR", "commercial", "mdr", "European Union"),
     ("NO", "commercial", "hunting", "European Union"), ("JP", "commercial", "hunting", "worldwide"),
     ("US", "gcc", "hunting", "United States"),
 ])

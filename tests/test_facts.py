@@ -46,12 +46,37 @@ ROUTES: dict[str, Any] = {
         {"id": "p1", "displayName": "Microsoft Security Experts-Require MFA-DO NOT DELETE", "state": "enabled",
          "grantControls": {"builtInControls": ["mfa"]}},
         {"id": "p2", "displayName": "Block legacy", "state": "enabled", "grantControls": None}]},
+    # Today's flows (dex_tui/mdr_reads.py), shaped as in Graph's documented examples.
+    "/v1.0/me/licenseDetails": {"value": [{
+        "id": "lic1", "skuId": "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "skuPartNumber": "SPE_E5",
+        "servicePlans": [{"servicePlanId": "57FF2DA0-773E-42DF-B2AF-FFB7A2317929", "servicePlanName": "TEAMS1",
+                          "provisioningStatus": "Success", "appliesTo": "User"}]}]},
+    "/v1.0/groupSettings": {"value": [{"id": "s1", "displayName": "Group.Unified",
+                                       "templateId": "62375ab9-6b52-47ed-826b-58e47e0e304b",
+                                       "values": [{"name": "EnableGroupCreation", "value": "false"},
+                                                  {"name": "GroupCreationAllowedGroupId", "value": "G1"}]}]},
+    "/v1.0/me/transitiveMemberOf/microsoft.graph.group": {"value": [{"id": "g1"}]},
+    "/v1.0/security/identities/healthIssues": {"value": [{
+        "@odata.type": "#microsoft.graph.security.healthIssue", "id": "h1", "createdDateTime": "2022-07-15T12:19:27Z",
+        "displayName": "Directory Services Object Auditing is not configured as required",
+        "healthIssueType": "Global", "severity": "medium", "status": "open"}]},
+    "/v1.0/security/incidents": {"value": [
+        {"@odata.type": "#microsoft.graph.security.incident", "id": "2972395", "status": "active",
+         "displayName": "Defender Experts: Test Notification from Microsoft Defender Experts",
+         "createdDateTime": "2025-06-02T09:00:00Z", "severity": "informational"},
+        {"@odata.type": "#microsoft.graph.security.incident", "id": "2972394", "status": "active",
+         "displayName": "Multi-stage incident", "createdDateTime": "2021-08-13T08:43:35Z", "severity": "medium"}]},
 }
 
 
 def _batch(seen: Seen):
     responses = []
     for request in seen.body["requests"]:
+        if request["url"].startswith("/groups?"):  # today's group lookups by exact name
+            found = [{"id": "x1", "displayName": "VIP", "securityEnabled": True, "onPremisesSyncEnabled": True,
+                      "groupTypes": []}] if "'VIP'" in request["url"] else []
+            responses.append({"id": request["id"], "status": 200, "headers": {}, "body": {"value": found}})
+            continue
         tid = request["url"].split("'")[1]
         if tid == EXPERTS:
             body = {"tenantId": tid, "displayName": "Microsoft Experts", "defaultDomainName": "x.onmicrosoft.com"}
@@ -66,7 +91,10 @@ def _mde(seen: Seen, devices: int = 25_000, av_modes: tuple[str, ...] = ("0", "1
     skip = int(seen.query.get("$skip", ["0"])[0])
     top = int(seen.query["$top"][0])
     count = min(top, max(0, devices - skip))
-    if seen.path == "/api/machines":
+    if seen.path == "/api/machines" and "$filter" not in seen.query:  # today's device groups (rbacGroupName)
+        items = [{"id": str(i), "rbacGroupName": "Servers" if i % 10 == 0 else "Workstations"}
+                 for i in range(skip, skip + count)]
+    elif seen.path == "/api/machines":
         assert seen.query["$filter"] == ["onboardingStatus eq 'Onboarded'"]
         items = [{"id": str(i), "onboardingStatus": "Onboarded", "healthStatus": "Active" if i % 5 else "Inactive"}
                  for i in range(skip, skip + count)]
@@ -118,6 +146,18 @@ def test_every_read_parses_its_documented_shape() -> None:
     assert machines.onboarded == 25_000 and machines.by_health == {"Active": 20_000, "Inactive": 5_000}
     av = facts.value("av_info")
     assert av.total == 25_000 and av.by_mode == {"active": 12_500, "passive": 6_250, "edr_blocked": 6_250}
+    assert dict(facts.value("device_groups").by_name) == {"Servers": 2_500, "Workstations": 22_500}
+    groups = facts.value("mdr_groups")
+    assert groups.groups("Defender experts team") is None and groups.groups("Defender Experts team") == ()
+    (plan,) = facts.value("license_details")
+    assert (plan.sku, plan.plan_id, plan.status) == ("SPE_E5", "57ff2da0-773e-42df-b2af-ffb7a2317929", "Success")
+    creation = facts.value("group_settings")
+    assert (creation.enabled, creation.allowed_group_id, creation.operator_in_allowed_group) == (False, "g1", True)
+    assert creation.operator_may_create is True
+    health = facts.value("identity_health")
+    assert health.total_open == 1 and dict(health.open_by_severity) == {"medium": 1}
+    incidents = facts.value("incidents")
+    assert incidents.complete and incidents.scanned == 2 and [m["id"] for m in incidents.matches] == ["2972395"]
 
 
 def test_requests_do_not_grow_with_users_and_page_devices_at_the_documented_maximum() -> None:
@@ -127,10 +167,12 @@ def test_requests_do_not_grow_with_users_and_page_devices_at_the_documented_maxi
     for seen in adapter.seen:
         by_path[seen.path] = by_path.get(seen.path, 0) + 1
     pages = -(-95_000 // MDE_PAGE_SIZE)
-    assert by_path["/api/machines"] == pages and by_path["/api/deviceavinfo"] == pages
+    assert by_path["/api/machines"] == 2 * pages and by_path["/api/deviceavinfo"] == pages  # + device groups
     assert all(seen.query.get("$top") == [str(MDE_PAGE_SIZE)] for seen in adapter.seen if seen.path.startswith("/api"))
     assert by_path["/v1.0/users/$count"] == 1
-    assert sum(by_path.values()) == 8 + 2 * pages  # 7 Graph reads + one $batch + the device pages
+    # 7 seed Graph reads + one $batch, today's 5 Graph requests (licence details, group settings and the
+    # operator's groups, health issues, incidents) + one $batch of group lookups, and the device pages.
+    assert sum(by_path.values()) == 8 + 6 + 3 * pages
     assert facts.requests == len(adapter.seen) == client.requests_made
     assert facts.reads["machines"].requests == pages
 
@@ -219,7 +261,7 @@ def test_sign_in_errors_from_the_token_getter_are_read_failures() -> None:
 
     client._tokens["mde"] = no_mde_token
     facts = gather(client, CLOUD)
-    assert {n for n, r in facts.reads.items() if not r.ok} == {"machines", "av_info"}
+    assert {n for n, r in facts.reads.items() if not r.ok} == {"machines", "av_info", "device_groups"}
     assert "Machine.Read" in facts.reads["machines"].error and facts.reads["machines"].kind == "sign-in"
 
 

@@ -76,7 +76,7 @@ def test_missing_file_is_a_clean_start(state_dir: Path) -> None:
     ('{"version": 99, "step": "terms"}', "format version 99"),
     ('{"version": 1, "step": "nowhere"}', "unknown step"),
     ('{"version": 1, "step": "terms", "access_token": "x"}', "unknown field"),
-    ('{"version": 1, "step": "terms", "answers": {"service": "mdr"}}', "service must be one of"),
+    ('{"version": 1, "step": "terms", "answers": {"service": "xdr2"}}', "service must be one of"),
     ('[1, 2]', "not a JSON object"),
 ])
 def test_bad_file_is_set_aside_with_a_notice(state_dir: Path, content: str, reason: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dex_tui.catalogue import CHECK_IDS
+from dex_tui.catalogue import ALL_CHECK_IDS
 from dex_tui.cli import SUBCOMMANDS, _command_module, build_parser
 from dex_tui.demo.scenario import scenario_names
 
@@ -44,7 +44,7 @@ def test_every_global_option_is_documented() -> None:
         assert f"`{option}" in README, f"{option} is not in the README"
 
 
-@pytest.mark.parametrize("check_id", CHECK_IDS)
+@pytest.mark.parametrize("check_id", ALL_CHECK_IDS)
 def test_every_check_id_is_in_the_checks_table(check_id: str) -> None:
     assert f"| `{check_id}` |" in README
 
@@ -52,6 +52,25 @@ def test_every_check_id_is_in_the_checks_table(check_id: str) -> None:
 @pytest.mark.parametrize("scenario", scenario_names())
 def test_every_demo_scenario_is_described(scenario: str) -> None:
     assert f"| `{scenario}` |" in README
+
+
+def _answers_example(first_line: str) -> str:
+    """The README's answers-file example that starts with ``first_line`` (up to its [hunting] part)."""
+    for block in re.findall(r"```toml\n(.*?)```", README, re.S):
+        body = block.split("\n", 2)[2] if block.startswith('service = "mdr"') else block
+        if body.startswith(first_line):
+            return body.split("[hunting]")[0]
+    raise AssertionError(f"no answers example starting with {first_line}")
+
+
+def test_the_mdr_answers_example_is_a_valid_answers_file() -> None:
+    import tomllib
+
+    from dex_tui.answers import Answers
+
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", README, re.S) if b.startswith('service = "mdr"'))
+    answers = Answers.from_dict(tomllib.loads(block))
+    assert answers.mdr is not None and answers.hunting is not None and answers.mdr.contacts
 
 
 def _scenario_rows() -> dict[str, tuple[str, int]]:
@@ -79,9 +98,13 @@ def test_the_scenario_table_says_what_check_exits_with(scenario: str, tmp_path: 
     answers.write_text('service = "xdr"\n[terms]\nby = "a@contoso.com"\nat = "2025-06-02T09:10:00Z"\n'
                        '[license]\nby = "a@contoso.com"\nat = "2025-06-02T09:12:00Z"\n'
                        '[roles]\nsecurity_reader = true\nsecurity_operator = true\nsecurity_administrator = true\n')
+    service = ["--service", "mdr"] if scenario.startswith("mdr-") else []
+    if service:  # today's MDR flow: the README's [mdr] example, with scoped coverage chosen
+        answers.write_text('service = "mdr"\n' + _answers_example("[mdr]").replace(
+            "scoped_coverage = false", "scoped_coverage = true"))
     text, expected = _scenario_rows()[scenario]
     code = run(["--demo", scenario, "--state-dir", str(tmp_path / "state"), "check", "--answers", str(answers),
-                "--format", "json"])
+                *service, "--format", "json"])
     out = capsys.readouterr().out
     assert code == expected, f"{scenario}: the README says {expected}, check exits {code}"
     if code != 3:

@@ -24,7 +24,8 @@ FORMATS = ("text", "json", "markdown", "html")
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--service", choices=SERVICES, metavar="SERVICE",
-                        help="xdr (Defender Experts for XDR, the default) or hunting; overrides the answers file")
+                        help="xdr (Defender Experts for XDR, the 2022 seed flow; the default), mdr (Defender "
+                             "Experts MDR, today's flow) or hunting; overrides the answers file")
     parser.add_argument("--answers", metavar="FILE", type=Path,
                         help="the operator's recorded decisions (TOML, see 'Answers file' in the README)")
     parser.add_argument("--format", choices=FORMATS, metavar="FORMAT",
@@ -58,7 +59,7 @@ def choose_format(requested: str | None, output: Path | None, stdout_is_tty: boo
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.answers import Answers, load_answers
-    from dex_tui.catalogue import CHECK_IDS
+    from dex_tui.catalogue import check_ids_for
     from dex_tui.engine import Checker
     from dex_tui.headless_signin import headless_sign_in
     from dex_tui.report import build_report, check_output_path, render, write_text_atomic
@@ -83,7 +84,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         lock = threading.Lock()
         seen = [0]
         over = threading.Event()  # the run ended (Ctrl+C too): a read still in flight prints nothing more
-        total = len(CHECK_IDS)
+        total = len(check_ids_for(answers.service))
 
         def progress(result: CheckResult) -> None:
             with lock:

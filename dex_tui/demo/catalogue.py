@@ -52,6 +52,8 @@ SERVICE_PLANS: dict[str, str] = {
     "Defender_for_Iot_Enterprise": "99cd49a9-0e54-4e07-aea1-d8d9f5f704f5",
     "MTP": "bf28f719-7844-4079-9c78-c1307898e192",
     "TVM_PREMIUM_1": "36810a13-b903-490a-aa45-afbeb7540832",
+    # Microsoft Teams (in E3/E5 "with Teams"); the id matches Microsoft's Business Central Teams docs.
+    "TEAMS1": "57ff2da0-773e-42df-b2af-ffb7a2317929",
 }
 
 # SKUs: skuPartNumber -> skuId (domain.md §4.4; the last four are corroborated by third parties only).
@@ -152,6 +154,18 @@ PERMISSIONS: dict[str, Permission] = {
     "graph.groupSettings": _perm("GroupSettings.Read.All", "GroupSettings.ReadWrite.All", "Directory.Read.All",
                                  "Directory.ReadWrite.All"),
     "graph.huntingQuery": _perm("ThreatHunting.Read.All", roles=_SECURITY_READ),
+    # Today's flows (reference/mdr-today.md): groups and their members (exclusions, scoped coverage, the
+    # Defender Experts team), the operator's own licences (Teams), Defender for Identity health issues and
+    # incidents (the Hunting sample notification).
+    "graph.groups": _perm("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+                          "Directory.ReadWrite.All"),
+    "graph.groupMembers": _perm("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
+                                "Directory.Read.All", "Directory.ReadWrite.All"),
+    "graph.licenseDetails": _perm("User.Read", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
+                                  "Directory.ReadWrite.All"),
+    "graph.healthIssues": _perm("SecurityIdentitiesHealth.Read.All", "SecurityIdentitiesHealth.ReadWrite.All",
+                                roles=_SECURITY_READ),
+    "graph.incidents": _perm("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All", roles=_SECURITY_READ),
     "mde.machines": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ),
     "mde.deviceavinfo": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ),
 }

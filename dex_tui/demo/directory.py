@@ -15,6 +15,9 @@ from dex_tui.demo.lazy import LazyCollection, Segment
 from dex_tui.demo.scenario import (
     CaPolicy,
     DeviceGroup,
+    Group,
+    HealthIssue,
+    Incident,
     KnownTenant,
     Partner,
     Person,
@@ -59,6 +62,9 @@ class TenantState:
         self.group_creation = scenario.group_creation
         self.people: tuple[Person, ...] = (scenario.operator, *scenario.people)
         self.groups = {g.display_name: g for g in scenario.groups}
+        self.group_creation_allowed_group = scenario.group_creation_allowed_group
+        self.health_issues: list[HealthIssue] = list(scenario.health_issues)
+        self.incidents: list[Incident] = list(scenario.incidents)
         self.users = self._users()
         self.machines, self.av_info = self._devices()
         experts = scenario.experts
@@ -90,11 +96,35 @@ class TenantState:
     def group_object(self, name: str) -> dict[str, Any]:
         g = self.groups[name]
         nickname = "".join(ch for ch in g.display_name if ch.isalnum()) or "group"
+        synced = "2025-06-02T08:41:10Z" if g.synced else None
         return {"@odata.type": "#microsoft.graph.group", "id": g.id, "deletedDateTime": None,
                 "classification": None, "createdDateTime": self.scenario.created, "description": g.description or None,
-                "displayName": g.display_name, "groupTypes": [], "isAssignableToRole": g.role_assignable,
-                "mail": None, "mailEnabled": False, "mailNickname": nickname, "securityEnabled": True,
-                "securityIdentifier": None, "visibility": None}
+                "displayName": g.display_name, "groupTypes": ["Unified"] if g.unified else [],
+                "isAssignableToRole": g.role_assignable,
+                "mail": f"{nickname}@{self.scenario.initial_domain}" if g.unified else None,
+                "mailEnabled": g.unified, "mailNickname": nickname, "securityEnabled": g.security_enabled,
+                "onPremisesSyncEnabled": True if g.synced else None, "onPremisesLastSyncDateTime": synced,
+                "securityIdentifier": None, "visibility": "Private" if g.unified else None}
+
+    def group_members(self, group_id: str) -> list[dict[str, Any]] | None:
+        """Direct members of the group with ``group_id`` (users and nested groups); None when unknown."""
+        group = next((g for g in self.groups.values() if g.id == group_id), None)
+        if group is None:
+            return None
+        users = [self.user_object(p) for p in self.people if group.display_name in p.groups]
+        return users + [self.group_object(name) for name in group.member_groups]
+
+    def license_details(self, person: Person) -> list[dict[str, Any]]:
+        """``/me/licenseDetails``: the SKUs assigned to ``person`` with their service plans."""
+        out = []
+        for sku in self.skus:
+            if sku.part_number in person.licenses:
+                out.append({"id": f"{person.id}_{sku.sku_id}", "skuId": sku.sku_id, "skuPartNumber": sku.part_number,
+                            "servicePlans": [{"servicePlanId": p.id, "servicePlanName": p.name,
+                                              "provisioningStatus": p.status, "appliesTo": "User"}
+                                             for p in sku.plans]})
+        return out
+
 
     def member_of(self, person: Person, *, transitive: bool) -> list[dict[str, Any]]:
         objects = [self.group_object(g) for g in person.groups]
@@ -296,6 +326,18 @@ class TenantState:
                 self.ca_policies.append(CaPolicy(display_name=name, state="enabled", guest_types="serviceProvider",
                                                  external_tenants=(experts.tenant_id,), grant=grant,
                                                  operator="AND", include_users=(), created=self.scenario.now))
+
+    def add_group(self, name: str, *, unified: bool = False, description: str = "") -> Group:
+        """A new cloud group (as the portal or Teams would create it); idempotent by name."""
+        if name not in self.groups:
+            self.groups[name] = Group(id=stable_id(self.scenario.tenant_id, "group", name), display_name=name,
+                                      description=description, roles=(), role_assignable=False,
+                                      security_enabled=not unified, unified=unified)
+        return self.groups[name]
+
+    def add_incident(self, incident: Incident) -> None:
+        if incident not in self.incidents:
+            self.incidents.append(incident)
 
     def set_ca_policy_state(self, name: str, state: str) -> None:
         self.ca_policies = [replace(p, state=state) if p.display_name == name else p for p in self.ca_policies]

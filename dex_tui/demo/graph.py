@@ -34,6 +34,9 @@ _TENANT_INFO = re.compile(r"^/tenantRelationships/findTenantInformationByTenantI
 _MEMBER_OF = re.compile(r"^/me/memberOf(?:/microsoft\.graph\.(directoryRole|group))?$", re.I)
 _TRANSITIVE = re.compile(r"^/me/transitiveMemberOf(?:/microsoft\.graph\.(directoryRole|group))?$", re.I)
 _PARTNER = re.compile(r"^/policies/crossTenantAccessPolicy/partners/([^/]+)$", re.I)
+# /groups/{id}/members, optionally cast: /groups/{id}/members/microsoft.graph.group
+_GROUP_MEMBERS = re.compile(r"^/groups/([^/]+)/members(?:/microsoft\.graph\.(user|group))?$", re.I)
+GROUP_FILTERS = ("displayName", "id", "securityEnabled", "mailEnabled", "onPremisesSyncEnabled", "mailNickname")
 
 Handler = Callable[[Request], Reply]
 
@@ -73,6 +76,11 @@ class Graph:
             ("GET", "graph.roleDefinitions", "/roleManagement/directory/roleDefinitions", self.role_definitions),
             ("GET", "graph.roleAssignments", "/roleManagement/directory/roleAssignments", self.role_assignments),
             ("GET", "graph.groupSettings", "/groupSettings", self.group_settings),
+            ("GET", "graph.groups", "/groups", self.groups),
+            ("GET", "graph.groupMembers", _GROUP_MEMBERS, self.group_members),
+            ("GET", "graph.licenseDetails", "/me/licenseDetails", self.license_details),
+            ("GET", "graph.healthIssues", "/security/identities/healthIssues", self.health_issues),
+            ("GET", "graph.incidents", "/security/incidents", self.incidents),
             ("POST", "graph.huntingQuery", "/security/runHuntingQuery", self.hunting_query),
             ("POST", "graph.batch", "/$batch", self.batch),
         ]
@@ -380,13 +388,81 @@ class Graph:
                       ("EnableMSStandardBlockedWords", "false"), ("ClassificationDescriptions", ""),
                       ("DefaultClassification", ""), ("PrefixSuffixNamingRequirement", ""),
                       ("AllowGuestsToBeGroupOwner", "false"), ("AllowGuestsToAccessGroups", "true"),
-                      ("GuestUsageGuidelinesUrl", ""), ("GroupCreationAllowedGroupId", ""),
+                      ("GuestUsageGuidelinesUrl", ""), ("GroupCreationAllowedGroupId", self._allowed_group_id()),
                       ("AllowToAddGuests", "true"), ("UsageGuidelinesUrl", ""), ("ClassificationList", ""),
                       ("EnableGroupCreation", "true" if setting else "false")]
             items.append({"id": self.cloud.stable_uuid("groupSetting", self.cloud.scenario.tenant_id),
                           "displayName": "Group.Unified", "templateId": GROUP_UNIFIED_TEMPLATE,
                           "values": [{"name": n, "value": v} for n, v in values]})
         return self._page(req, items, "groupSettings", default_top=100, max_top=999)
+
+    def _allowed_group_id(self) -> str:
+        name = self.cloud.tenant.group_creation_allowed_group
+        return self.cloud.tenant.groups[name].id if name else ""
+
+    def groups(self, req: Request) -> Reply:
+        node = self._filter(req, GROUP_FILTERS)
+        items = [self.cloud.tenant.group_object(name) for name in self.cloud.tenant.groups]
+        items = [i for i in items if node is None or evaluate(node, getter(i))]
+        return self._page(req, items, "groups", default_top=100, max_top=999, count=True)
+
+    def group_members(self, req: Request) -> Reply:
+        match = _GROUP_MEMBERS.match(req.path[len("/v1.0"):].rstrip("/"))
+        members = self.cloud.tenant.group_members(match.group(1).lower()) if match else None
+        if match is None or members is None:
+            raise GraphProblem(404, "Request_ResourceNotFound",
+                               f"Resource '{req.path}' does not exist or one of its queried reference-property "
+                               f"objects are not present.")
+        cast = match.group(2)
+        if cast:
+            members = [m for m in members if m["@odata.type"].lower() == f"#microsoft.graph.{cast.lower()}"]
+        return self._page(req, members, "groups" if cast and cast.lower() == "group" else "directoryObjects",
+                          default_top=100, max_top=999, count=True, typed=not cast)
+
+    def license_details(self, req: Request) -> Reply:
+        items = self.cloud.tenant.license_details(self.cloud.scenario.operator)
+        return self._page(req, items, f"users('{self.cloud.scenario.operator.id}')/licenseDetails",
+                          default_top=100, max_top=999)
+
+    def health_issues(self, req: Request) -> Reply:
+        """Shape of Graph v1.0 ``GET /security/identities/healthIssues`` (its documented example)."""
+        node = self._filter(req, ("status", "severity", "healthIssueType", "displayName"))
+        s = self.cloud.scenario
+        items = []
+        for issue in self.cloud.tenant.health_issues:
+            item = {"@odata.type": "#microsoft.graph.security.healthIssue",
+                    "id": self.cloud.stable_uuid("healthIssue", s.tenant_id, issue.display_name),
+                    "additionalInformation": [], "createdDateTime": issue.created,
+                    "description": f"{issue.display_name} on {s.default_domain}",
+                    "displayName": issue.display_name, "domainNames": [s.default_domain],
+                    "healthIssueType": issue.issue_type.capitalize(), "issueTypeId": "1031",
+                    "lastModifiedDateTime": issue.created, "recommendations": [], "recommendedActionCommands": [],
+                    "sensorDNSNames": [f"dc1.{s.default_domain}"] if issue.issue_type == "sensor" else [],
+                    "severity": issue.severity, "status": issue.status}
+            if node is None or evaluate(node, getter(item)):
+                items.append(item)
+        return self._page(req, items, "security/identities/healthIssues", default_top=100, max_top=999, count=True)
+
+    def incidents(self, req: Request) -> Reply:
+        """Shape of Graph v1.0 ``GET /security/incidents``: the most recent first, filterable on the
+        documented properties only."""
+        node = self._filter(req, ("assignedTo", "classification", "createdDateTime", "determination",
+                                  "lastUpdateDateTime", "severity", "status"))
+        s = self.cloud.scenario
+        items = []
+        for number, incident in enumerate(self.cloud.tenant.incidents):
+            incident_id = str(2972395 + number)
+            item = {"@odata.type": "#microsoft.graph.security.incident", "id": incident_id,
+                    "incidentWebUrl": f"https://security.microsoft.com/incidents/{incident_id}?tid={s.tenant_id}",
+                    "redirectIncidentId": None, "tenantId": s.tenant_id, "displayName": incident.display_name,
+                    "createdDateTime": incident.created, "lastUpdateDateTime": incident.created,
+                    "assignedTo": None, "classification": "unknown", "determination": "unknown",
+                    "status": incident.status, "severity": incident.severity, "customTags": [],
+                    "systemTags": list(incident.tags), "comments": [], "description": "", "summary": None}
+            if node is None or evaluate(node, getter(item)):
+                items.append(item)
+        items.sort(key=lambda i: str(i["createdDateTime"]), reverse=True)
+        return self._page(req, items, "security/incidents", default_top=50, max_top=50, count=True)
 
     def hunting_query(self, req: Request) -> Reply:
         try:

@@ -47,7 +47,13 @@ ENDPOINT_NAMES = (
     "graph.users", "graph.usersCount", "graph.partners", "graph.partner", "graph.tenantInformation",
     "graph.caPolicies", "graph.roleDefinitions", "graph.roleAssignments", "graph.groupSettings",
     "graph.huntingQuery", "graph.batch", "mde.machines", "mde.deviceavinfo",
+    "graph.groups", "graph.groupMembers", "graph.licenseDetails", "graph.healthIssues", "graph.incidents",
 )
+HEALTH_SEVERITIES = ("low", "medium", "high")
+HEALTH_STATUSES_MDI = ("open", "closed", "suppressed")
+HEALTH_TYPES = ("global", "sensor")
+INCIDENT_SEVERITIES = ("informational", "low", "medium", "high")
+INCIDENT_STATUSES = ("active", "resolved", "inProgress", "redirected", "awaitingAction")
 
 
 def stable_id(*parts: str) -> str:
@@ -67,6 +73,7 @@ class Person:
     job_title: str
     roles: tuple[str, ...]  # role display names (directly assigned)
     groups: tuple[str, ...]  # group display names (direct membership)
+    licenses: tuple[str, ...] = ()  # part numbers of [[skus]] assigned to this user (/me/licenseDetails)
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,32 @@ class Group:
     description: str
     roles: tuple[str, ...]  # roles assigned to this (role-assignable) group
     role_assignable: bool
+    security_enabled: bool = True
+    unified: bool = False  # a Microsoft 365 group (groupTypes ["Unified"], mail-enabled)
+    synced: bool = False  # onPremisesSyncEnabled: synchronised from on-premises Active Directory
+    member_groups: tuple[str, ...] = ()  # names of [[groups]] nested in this one
+
+
+@dataclass(frozen=True)
+class HealthIssue:
+    """A Defender for Identity health issue (Graph security/identities/healthIssues)."""
+
+    display_name: str
+    severity: str
+    status: str
+    issue_type: str
+    created: str
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A Defender XDR incident (Graph security/incidents)."""
+
+    display_name: str
+    severity: str
+    status: str
+    created: str
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -227,6 +260,9 @@ class Scenario:
     experts: Experts
     group_creation: bool | None  # None: no Group.Unified setting object in the tenant
     behaviour: Behaviour
+    group_creation_allowed_group: str = ""  # GroupCreationAllowedGroupId, by group name ("" = none)
+    health_issues: tuple[HealthIssue, ...] = ()
+    incidents: tuple[Incident, ...] = ()
 
     @property
     def default_domain(self) -> str:
@@ -453,6 +489,7 @@ def _person(f: _Fields, tenant_id: str, group_names: set[str]) -> Person:
         job_title=f.text("job_title", ""),
         roles=f.strings("roles", choices=tuple(ROLE_TEMPLATES)),
         groups=f.strings("groups"),
+        licenses=f.strings("licenses"),
     )
     for i, group in enumerate(person.groups):
         if group not in group_names:
@@ -571,14 +608,25 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
     groups = []
     for g in group_fields:
         gname = g.text("name")
+        unified = g.boolean("unified", False)
         groups.append(Group(id=g.guid("id", stable_id(tenant_id, "group", gname)), display_name=gname,
                             description=g.text("description", ""),
                             roles=g.strings("roles", choices=tuple(ROLE_TEMPLATES)),
-                            role_assignable=g.boolean("role_assignable", False)))
+                            role_assignable=g.boolean("role_assignable", False),
+                            security_enabled=g.boolean("security_enabled", not unified), unified=unified,
+                            synced=g.boolean("synced", False), member_groups=g.strings("member_groups")))
         if groups[-1].roles and not groups[-1].role_assignable:
             g.fail("roles", "needs role_assignable = true (only role-assignable groups can hold roles)")
+        if not groups[-1].security_enabled and not unified:
+            g.fail("security_enabled", "can be false only for a Microsoft 365 group (unified = true)")
         g.done()
     group_names = {g.display_name for g in groups}
+    if len(group_names) != len(groups):
+        root.fail("groups", "repeats a group name")
+    for g, group in zip(group_fields, groups, strict=True):
+        for j, nested in enumerate(group.member_groups):
+            if nested not in group_names or nested == group.display_name:
+                g.fail(f"member_groups[{j}]", f"names {nested!r}, which is not another group in [[groups]]")
 
     operator = _person(root.table("operator", required=True), tenant_id, group_names)
     people = tuple(_person(p, tenant_id, group_names) for p in root.tables("people"))
@@ -595,6 +643,11 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
     u.done()
 
     skus = tuple(_sku(s) for s in root.tables("skus"))
+    parts = {sku.part_number for sku in skus}
+    for where, person in (("operator", operator), *((f"people[{i}]", p) for i, p in enumerate(people))):
+        for j, licence in enumerate(person.licenses):
+            if licence not in parts:
+                root.fail(f"{where}.licenses[{j}]", f"names {licence!r}, which is not a part_number in [[skus]]")
     devices = tuple(_devices(d) for d in root.tables("devices"))
 
     partners = []
@@ -643,7 +696,28 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
 
     gs = root.table("group_settings")
     group_creation = gs.boolean("enable_group_creation", True) if "enable_group_creation" in gs.data else None
+    allowed_group = gs.text("group_creation_allowed_group", "")
+    if allowed_group and allowed_group not in group_names:
+        gs.fail("group_creation_allowed_group", f"names {allowed_group!r}, which is not in [[groups]]")
+    if allowed_group and group_creation is None:
+        gs.fail("group_creation_allowed_group", "needs enable_group_creation (the setting object it belongs to)")
     gs.done()
+
+    health_issues = []
+    for h in root.tables("identity_health_issues"):
+        health_issues.append(HealthIssue(
+            display_name=h.text("name"), severity=h.text("severity", "medium", choices=HEALTH_SEVERITIES),
+            status=h.text("status", "open", choices=HEALTH_STATUSES_MDI),
+            issue_type=h.text("type", "global", choices=HEALTH_TYPES),
+            created=h.timestamp("created", tenant["now"])))
+        h.done()
+    incidents = []
+    for n in root.tables("incidents"):
+        incidents.append(Incident(
+            display_name=n.text("name"), severity=n.text("severity", "medium", choices=INCIDENT_SEVERITIES),
+            status=n.text("status", "active", choices=INCIDENT_STATUSES),
+            created=n.timestamp("created", tenant["now"]), tags=n.strings("tags")))
+        n.done()
 
     b = root.table("behaviour")
     dc = b.table("device_code")
@@ -673,7 +747,9 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
     return Scenario(name=name, summary=summary, source=source, raw=data, operator=operator, people=people,
                     groups=tuple(groups), members=members, guests=guests, disabled_members=disabled, skus=skus, devices=devices,
                     partners=tuple(partners), ca_policies=tuple(ca_policies), known_tenants=tuple(known),
-                    experts=experts, group_creation=group_creation, behaviour=behaviour, **tenant)
+                    experts=experts, group_creation=group_creation, behaviour=behaviour,
+                    group_creation_allowed_group=allowed_group, health_issues=tuple(health_issues),
+                    incidents=tuple(incidents), **tenant)
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<in-memory scenario>") -> Scenario:

@@ -1,0 +1,350 @@
+"""The tenant reads of today's flows (Defender Experts MDR, Hunting's onboarding), registered in
+``dex_tui.facts.READS`` beside the seed flow's reads.
+
+Shapes: reference/mdr-today.md and domain.md §4.13, §4.14; Graph v1.0 ``security/identities/healthIssues``
+and ``security/incidents`` (their documented examples). Every read is bounded: group lookups go by
+exact name through ``$batch`` (names from the answers, at most ``MAX_LOOKUPS``), incidents are read
+from the most recent ``INCIDENT_PAGES`` pages only, health issues and device groups are counted as
+they are parsed. A shape that does not parse raises a malformed ``GraphError``: the read is ``unknown``.
+
+The group lookups need the names the operator recorded: they use the ``answers`` input, a pseudo-read
+the engine supplies among the earlier results (``ANSWERS_INPUT``, value the run's ``Answers``); without
+it only the fixed names (scoped coverage, the Defender Experts team) are looked up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from dex_tui.graph import GRAPH, MDE, BatchRequest, GraphClient, GraphError, build_query
+from dex_tui.read_scheduler import ReadSpec
+from dex_tui.tenant_facts import ReadResult
+
+ANSWERS_INPUT = "answers"
+SCOPED_USERS_GROUP = "Defender_Experts_Scoped_Coverage_Users"  # exact name (mdr-scoped-coverage, 08/01/2025)
+SCOPED_DEVICES_GROUP = "Defender_Experts_Scoped_Coverage_Devices"
+TEAM_GROUP = "Defender Experts team"  # created by "Communicate on Teams" (mdr-get-started, 02/27/2026)
+SAMPLE_INCIDENT_PREFIX = "defender experts: test notification"  # hunting-onboarding, 06/16/2026 (lower case)
+MDE_PAGE_SIZE = 10_000  # $top maximum of /api/machines (domain.md §4.14)
+MAX_LOOKUPS = 100
+INCIDENT_PAGE_SIZE = 50
+INCIDENT_PAGES = 4  # the 200 most recent incidents (the API lists the most recent first)
+GROUP_SELECT = "id,displayName,securityEnabled,mailEnabled,groupTypes,onPremisesSyncEnabled"
+GROUP_UNIFIED_TEMPLATE = "62375ab9-6b52-47ed-826b-58e47e0e304b"
+HEALTH_SEVERITIES = ("high", "medium", "low")
+
+
+# ------------------------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class DeviceGroups:
+    """Defender for Endpoint device groups seen on machines (``rbacGroupName``), with device counts."""
+
+    by_name: Mapping[str, int]
+    pages: int
+    no_recent_machines: bool = False
+    looked_up: bool = True  # False: no recorded choice needed device groups, so the machines were not paged
+
+    def find(self, name: str) -> str | None:
+        """The group's name as MDE spells it, matched case-insensitively; None when absent."""
+        wanted = name.strip().lower()
+        return next((n for n in self.by_name if n.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: str
+    display_name: str
+    security_enabled: bool | None
+    mail_enabled: bool | None
+    unified: bool
+    synced: bool  # onPremisesSyncEnabled is true
+
+
+@dataclass(frozen=True)
+class GroupLookups:
+    """Entra groups looked up by exact display name: name -> the groups of that name (several may
+    share one), why a lookup failed, and the nested groups of the scoped-coverage user group."""
+
+    found: Mapping[str, tuple[GroupInfo, ...]]
+    failures: Mapping[str, str]
+    nested: Mapping[str, tuple[str, ...]]  # group id -> display names of its member groups
+    nested_failures: Mapping[str, str]
+
+    def groups(self, name: str) -> tuple[GroupInfo, ...] | None:
+        """The groups named ``name`` (empty: none exists); None when it could not be looked up."""
+        return None if name in self.failures else self.found.get(name)
+
+
+@dataclass(frozen=True)
+class LicensedPlan:
+    sku: str
+    plan_id: str
+    plan_name: str
+    status: str
+
+
+@dataclass(frozen=True)
+class GroupCreation:
+    """The tenant's ``Group.Unified`` setting: who may create Microsoft 365 groups (and so teams)."""
+
+    setting_found: bool  # False: no Group.Unified setting object, so the default (everyone may) applies
+    enabled: bool | None
+    allowed_group_id: str
+    operator_in_allowed_group: bool | None  # None when not needed or not readable
+
+    @property
+    def operator_may_create(self) -> bool | None:
+        if not self.setting_found or self.enabled is not False:
+            return True
+        if not self.allowed_group_id:
+            return False
+        return self.operator_in_allowed_group
+
+
+@dataclass(frozen=True)
+class HealthIssues:
+    """Open Defender for Identity health issues by severity (names of a few for the evidence)."""
+
+    open_by_severity: Mapping[str, int]
+    examples: tuple[str, ...]
+    total_open: int
+
+
+@dataclass(frozen=True)
+class IncidentSearch:
+    """The sample notification's test incident among the most recent incidents."""
+
+    matches: tuple[Mapping[str, str], ...]  # id, title, created, status
+    scanned: int
+    complete: bool  # every incident was scanned (no further page)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _malformed(read: str, endpoint: str, problem: str) -> GraphError:
+    return GraphError(f"{endpoint} answered {problem}.", kind="malformed", endpoint=endpoint, read=read,
+                      title="Malformed answer")
+
+
+def _opt_bool(item: Mapping[str, Any], key: str) -> bool | None:
+    value = item.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def group_names_to_look_up(answers: Any) -> list[str]:
+    """The Entra groups today's checks need: the recorded exclusion user groups, the scoped-coverage
+    user group and the Defender Experts team (fixed names), each once, at most :data:`MAX_LOOKUPS`."""
+    names: list[str] = []
+    mdr = getattr(answers, "mdr", None)
+    if mdr is not None and mdr.exclusion_user_groups:
+        names.extend(mdr.exclusion_user_groups)
+    names += [SCOPED_USERS_GROUP, TEAM_GROUP]
+    unique = list(dict.fromkeys(names))
+    return unique[:MAX_LOOKUPS]
+
+
+def _odata_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _group(item: Any, read: str, endpoint: str) -> GroupInfo:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        raise _malformed(read, endpoint, "a group without an id")
+    types = item.get("groupTypes")
+    return GroupInfo(id=item["id"].lower(), display_name=_text(item.get("displayName")),
+                     security_enabled=_opt_bool(item, "securityEnabled"), mail_enabled=_opt_bool(item, "mailEnabled"),
+                     unified=isinstance(types, list) and "Unified" in types,
+                     synced=item.get("onPremisesSyncEnabled") is True)
+
+
+# ------------------------------------------------------------------------------------ the reads
+
+
+def device_groups_needed(answers: Any) -> bool:
+    """Whether the recorded choices name device groups (exclusions, scoped coverage); unknown answers: yes."""
+    if answers is None:
+        return True
+    mdr = getattr(answers, "mdr", None)
+    return mdr is not None and (bool(mdr.exclusion_device_groups) or mdr.scoped_coverage is True)
+
+
+def read_device_groups(client: GraphClient, deps: Mapping[str, ReadResult]) -> DeviceGroups:
+    """Distinct ``rbacGroupName`` values on ``GET /api/machines`` (every onboarding status): the device
+    groups that hold at least one device. The API has no device-group list; groups are seen through
+    their devices, so an empty group is not seen. Paging every machine costs ceil(devices / 10,000)
+    requests, so it is done only when the recorded choices name device groups."""
+    given = deps.get(ANSWERS_INPUT)
+    if not device_groups_needed(given.value if given is not None and given.ok else None):
+        return DeviceGroups(MappingProxyType({}), 0, looked_up=False)
+    names: Counter[str] = Counter()
+    pages = 0
+    try:
+        for items in client.iter_page_items(MDE, "/machines", read="device_groups", params={"$top": MDE_PAGE_SIZE}):
+            pages += 1
+            for item in items:
+                name = item.get("rbacGroupName")
+                if name is not None and not isinstance(name, str):
+                    raise _malformed("device_groups", "GET /api/machines", "an rbacGroupName that is not a string")
+                names[name or "UnassignedGroup"] += 1
+    except GraphError as error:
+        if error.status == 404:  # documented: 404 when the tenant has no recent machines
+            return DeviceGroups(MappingProxyType({}), pages + 1, no_recent_machines=True)
+        raise
+    return DeviceGroups(MappingProxyType(dict(names)), pages)
+
+
+def read_mdr_groups(client: GraphClient, deps: Mapping[str, ReadResult]) -> GroupLookups:
+    """Each wanted group by exact display name through ``$batch`` (20 per request), then the nested
+    groups of the scoped-coverage user group (``/groups/{id}/members/microsoft.graph.group``)."""
+    given = deps.get(ANSWERS_INPUT)
+    answers = given.value if given is not None and given.ok else None
+    names = group_names_to_look_up(answers)
+    urls = {name: "/groups?" + build_query({"$filter": f"displayName eq {_odata_quote(name)}",
+                                            "$select": GROUP_SELECT})
+            for name in names}
+    answers_by_id = client.batch([BatchRequest(id=str(i), url=urls[n]) for i, n in enumerate(names)],
+                                 read="mdr_groups")
+    found: dict[str, tuple[GroupInfo, ...]] = {}
+    failures: dict[str, str] = {}
+    errors: list[GraphError] = []
+    for i, name in enumerate(names):
+        answer = answers_by_id[str(i)]
+        if not answer.ok:
+            error = client.batch_error(answer, urls[name], read="mdr_groups")
+            errors.append(error)
+            failures[name] = error.reason()
+            continue
+        body = answer.body
+        if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+            raise _malformed("mdr_groups", "GET /groups", "without a value list")
+        groups = tuple(_group(item, "mdr_groups", "GET /groups") for item in body["value"])
+        # Graph's eq on displayName is case-insensitive; keep only exact matches, as the portal's names are exact.
+        found[name] = tuple(g for g in groups if g.display_name == name) or tuple(
+            g for g in groups if g.display_name.lower() == name.lower())
+    if errors and len(errors) == len(names) and errors[0].status in (401, 403):
+        raise errors[0]  # the whole read is refused, not one group
+    nested: dict[str, tuple[str, ...]] = {}
+    nested_failures: dict[str, str] = {}
+    for group in found.get(SCOPED_USERS_GROUP, ()):
+        try:
+            members = client.get_all(GRAPH, f"/groups/{group.id}/members/microsoft.graph.group",
+                                     params={"$select": "id,displayName"}, read="mdr_groups", max_pages=20)
+        except GraphError as error:
+            if error.status is None:
+                raise
+            nested_failures[group.id] = error.reason()
+            continue
+        nested[group.id] = tuple(_text(m.get("displayName")) or _text(m.get("id")) for m in members)
+    return GroupLookups(MappingProxyType(found), MappingProxyType(failures), MappingProxyType(nested),
+                        MappingProxyType(nested_failures))
+
+
+def read_license_details(client: GraphClient, deps: Mapping[str, ReadResult]) -> tuple[LicensedPlan, ...]:
+    """The signed-in operator's own licences with their service plans (``GET /me/licenseDetails``)."""
+    plans: list[LicensedPlan] = []
+    for item in client.get_all(GRAPH, "/me/licenseDetails", read="license_details", max_pages=20):
+        sku = _text(item.get("skuPartNumber"))
+        service_plans = item.get("servicePlans")
+        if not isinstance(service_plans, list):
+            raise _malformed("license_details", "GET /me/licenseDetails", "a licence without servicePlans")
+        for plan in service_plans:
+            if not isinstance(plan, dict) or not isinstance(plan.get("servicePlanId"), str):
+                raise _malformed("license_details", "GET /me/licenseDetails", "a service plan without an id")
+            plans.append(LicensedPlan(sku, plan["servicePlanId"].lower(), _text(plan.get("servicePlanName")),
+                                      _text(plan.get("provisioningStatus"))))
+    return tuple(plans)
+
+
+def read_group_settings(client: GraphClient, deps: Mapping[str, ReadResult]) -> GroupCreation:
+    """``GET /groupSettings``: the ``Group.Unified`` setting's ``EnableGroupCreation`` and
+    ``GroupCreationAllowedGroupId`` (domain.md §4.13); when creation is limited to a group, whether the
+    operator is in it (``/me/transitiveMemberOf/microsoft.graph.group``)."""
+    settings = client.get_all(GRAPH, "/groupSettings", read="group_settings", max_pages=5)
+    unified = [s for s in settings if str(s.get("templateId") or "").lower() == GROUP_UNIFIED_TEMPLATE
+               or s.get("displayName") == "Group.Unified"]
+    if not unified:
+        return GroupCreation(False, None, "", None)
+    values = unified[0].get("values")
+    if not isinstance(values, list):
+        raise _malformed("group_settings", "GET /groupSettings", "a Group.Unified setting without values")
+    by_name = {str(v.get("name")): v.get("value") for v in values if isinstance(v, dict)}
+    raw = str(by_name.get("EnableGroupCreation", "true") or "true").strip().lower()
+    if raw not in ("true", "false"):
+        raise _malformed("group_settings", "GET /groupSettings", f"EnableGroupCreation = {raw[:20]!r}")
+    enabled = raw == "true"
+    allowed = str(by_name.get("GroupCreationAllowedGroupId") or "").strip().lower()
+    member = None
+    if not enabled and allowed:
+        groups = client.get_all(GRAPH, "/me/transitiveMemberOf/microsoft.graph.group", params={"$select": "id"},
+                                read="group_settings", max_pages=50)
+        member = any(str(g.get("id") or "").lower() == allowed for g in groups)
+    return GroupCreation(True, enabled, allowed, member)
+
+
+def read_identity_health(client: GraphClient, deps: Mapping[str, ReadResult]) -> HealthIssues:
+    """Open Defender for Identity health issues (Graph v1.0 ``security/identities/healthIssues``)."""
+    counts: Counter[str] = Counter()
+    examples: list[str] = []
+    for items in client.iter_page_items(GRAPH, "/security/identities/healthIssues", read="identity_health",
+                                        params={"$filter": "status eq 'open'"}, max_pages=50):
+        for item in items:
+            if str(item.get("status") or "").lower() != "open":
+                continue
+            severity = str(item.get("severity") or "").lower()
+            counts[severity if severity in HEALTH_SEVERITIES else "other"] += 1
+            if len(examples) < 5 and isinstance(item.get("displayName"), str):
+                examples.append(item["displayName"])
+    return HealthIssues(MappingProxyType(dict(counts)), tuple(examples), sum(counts.values()))
+
+
+def read_incidents(client: GraphClient, deps: Mapping[str, ReadResult]) -> IncidentSearch:
+    """The sample notification's incident among the most recent incidents (``GET /security/incidents``
+    lists the most recent first; its ``$filter`` cannot take the title, so the title is matched here)."""
+    matches: list[Mapping[str, str]] = []
+    scanned = 0
+    pages = client.iter_page_items(GRAPH, "/security/incidents", read="incidents",
+                                   params={"$top": INCIDENT_PAGE_SIZE}, max_pages=INCIDENT_PAGES + 1)
+    complete = True
+    for number, items in enumerate(pages):
+        if number == INCIDENT_PAGES:
+            complete = False
+            break
+        for item in items:
+            scanned += 1
+            title = _text(item.get("displayName"))
+            if title.strip().lower().startswith(SAMPLE_INCIDENT_PREFIX):
+                matches.append(MappingProxyType({"id": _text(item.get("id")), "title": title,
+                                                 "created": _text(item.get("createdDateTime")),
+                                                 "status": _text(item.get("status"))}))
+    return IncidentSearch(tuple(matches), scanned, complete)
+
+
+MDR_READS: tuple[ReadSpec, ...] = (
+    ReadSpec("device_groups", MDE, "GET /api/machines (rbacGroupName)", read_device_groups),
+    ReadSpec("mdr_groups", GRAPH, "POST /$batch of GET /groups?$filter=displayName eq '…'", read_mdr_groups),
+    ReadSpec("license_details", GRAPH, "GET /me/licenseDetails", read_license_details),
+    ReadSpec("group_settings", GRAPH, "GET /groupSettings", read_group_settings),
+    ReadSpec("identity_health", GRAPH, "GET /security/identities/healthIssues?$filter=status eq 'open'",
+             read_identity_health),
+    ReadSpec("incidents", GRAPH, f"GET /security/incidents?$top={INCIDENT_PAGE_SIZE}", read_incidents),
+)
+
+
+def answers_input(answers: Any) -> ReadResult:
+    """The ``answers`` pseudo-read the engine hands to reads that look up what the operator named."""
+    return ReadResult(ANSWERS_INPUT, value=answers)
+
+
+def names(specs: Iterable[ReadSpec] = MDR_READS) -> tuple[str, ...]:
+    return tuple(spec.name for spec in specs)
