@@ -224,6 +224,7 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
              + (f"   Demo scenario: {clean_text(report['demo'])}" if report.get("demo") else ""),
              *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name']) or '-'}   "
                        f"Generated: {report['generated_at']}", width), ""]
+    lines += _changes_text(report, color, width)
     for group, checks in _groups(report):
         if not checks:
             continue
@@ -250,6 +251,72 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
                       f"{s['skipped']} skipped, {s['info']} info.", width)
     lines += _wrapped("Verdict: ", f"{report['verdict_text']} (exit code {report['exit_code']})", width)
     return "\n".join(lines) + "\n"
+
+
+# -- "Changes since DATE" (drift against a previous report, dex_tui.drift), at the top of every view --
+
+
+_CHANGE_COLORS = {"regressed": "31", "fixed": "32", "new": "36"}
+
+
+def _changes_heading(report: Mapping[str, Any]) -> str:
+    return f"Changes since {clean_text(report['compared_with']['generated_at'], 40)}"
+
+
+def _changes_counts(report: Mapping[str, Any]) -> str:
+    counts = report["compared_with"]["counts"]
+    return ", ".join(f"{int(counts.get(name, 0))} {name}" for name in ("regressed", "fixed", "new", "unchanged"))
+
+
+def _change_status(value: Any) -> str:
+    return clean_text(value, 20) if value else "not in the previous report"
+
+
+def _changes_text(report: Mapping[str, Any], color: bool, width: int | None) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    lines = _wrapped(f"{_changes_heading(report)}: ", f"{_changes_counts(report)}.", width)
+    for c in listed_changes(report["changes"]):
+        tag = f"{clean_text(c['change'], 20).upper():<10}"
+        if color and c["change"] in _CHANGE_COLORS:
+            tag = f"\x1b[{_CHANGE_COLORS[c['change']]}m{tag}\x1b[0m"
+        lines += _wrapped(f"  {tag} {clean_text(c['id'], 60):<27} ",
+                          f"{_change_status(c['before'])} -> {clean_text(c['after'], 20)}", width)
+    return [*lines, ""]
+
+
+def _changes_markdown(report: Mapping[str, Any]) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    out = [f"## {md(_changes_heading(report))}", "", f"{md(_changes_counts(report))}.", ""]
+    rows = listed_changes(report["changes"])
+    if rows:
+        out += ["| Change | Check | Before | After |", "|---|---|---|---|"]
+        out += [f"| {md(c['change'])} | {md_code(c['id'])} | {md(_change_status(c['before']))} | {md(c['after'])} |"
+                for c in rows]
+        out.append("")
+    return out
+
+
+def _changes_html(report: Mapping[str, Any]) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    out = [f'<h2 id="changes">{h(_changes_heading(report))}</h2>', f"<p>{h(_changes_counts(report))}.</p>"]
+    rows = listed_changes(report["changes"])
+    if rows:
+        out.append("<table><tr><th>Change</th><th>Check</th><th>Before</th><th>After</th></tr>")
+        out += [f'<tr data-check-id="{h(c["id"])}" data-change="{h(c["change"])}"><td>{h(c["change"])}</td>'
+                f'<td><a href="#{h(c["id"])}"><code>{h(c["id"])}</code></a></td>'
+                f"<td>{h(_change_status(c['before']))}</td>"
+                f'<td class="status {h(c["after"])}">{h(c["after"])}</td></tr>' for c in rows]
+        out.append("</table>")
+    return out
 
 
 def _remediation(r: Mapping[str, str], escape: Callable[[Any], str], link: Callable[[str, str], str]) -> str:
@@ -301,7 +368,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
            f"- **Generated:** {md(report['generated_at'])} by {md(report['tool']['name'])} "
            f"{md(report['tool']['version'])}" + (f" (demo scenario {md(report['demo'])})" if report.get("demo") else ""),
            f"- **Verdict:** **{md(report['verdict'])}** (exit code {report['exit_code']}): {md(report['verdict_text'])}",
-           "",
+           "", *_changes_markdown(report),
            "| pass | warn | fail | unknown | skipped | info |",
            "|---|---|---|---|---|---|",
            f"| {s['pass']} | {s['warn']} | {s['fail']} | {s['unknown']} | {s['skipped']} | {s['info']} |", ""]
@@ -382,7 +449,7 @@ def render_html(report: Mapping[str, Any]) -> str:
            f"<dt>Operator</dt><dd>{h(op['user_principal_name']) or '-'}; roles: {h(', '.join(op['roles'])) or 'none'}</dd>",
            f"<dt>Generated</dt><dd>{h(report['generated_at'])} by {h(report['tool']['name'])} "
            f"{h(report['tool']['version'])}" + (f" (demo scenario {h(report['demo'])})" if report.get("demo") else "")
-           + "</dd>", "</dl>",
+           + "</dd>", "</dl>", *_changes_html(report),
            "<table><tr>" + "".join(f"<th>{name}</th>" for name in STATUS_ORDER) + "</tr><tr>"
            + "".join(f"<td>{int(s[name])}</td>" for name in STATUS_ORDER) + "</tr></table>"]
     for group, checks in _groups(report):

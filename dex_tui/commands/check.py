@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                              "only) instead of stdout; checked before sign-in; '-' is stdout")
     parser.add_argument("--no-interactive", action="store_true",
                         help="use a remembered sign-in only; exit 3 when none can be used silently")
+    parser.add_argument("--compare", metavar="PREVIOUS.json", type=Path,
+                        help="mark every check new, fixed, regressed or unchanged against an earlier JSON report "
+                             "of the same tenant and service ('Changes since DATE' at the top of the report)")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="with --compare: exit 2 when a check regressed (for CI), unless the verdict is "
+                             "already 2 or 3")
 
 
 def _err(text: str) -> None:
@@ -73,12 +79,27 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if output is not None:  # before sign-in: a device code for nothing is worse than an early error
         output = check_output_path(output)
     fmt = choose_format(args.format, output, sys.stdout.isatty())
+    if args.fail_on_regression and args.compare is None:
+        raise UsageError("--fail-on-regression needs --compare PREVIOUS.json (the report to compare with).")
+    previous = None
+    if args.compare is not None:  # before sign-in too, and the service can be matched already
+        from dex_tui.drift import DriftRefused, load_previous
+
+        previous = load_previous(args.compare)
+        if previous.service != answers.service:
+            raise DriftRefused(f"{previous.source} is a report for the service {previous.service!r}, and this "
+                               f"run checks {answers.service!r}.",
+                               next_step="Compare reports of the same service (--service), or leave out --compare.")
 
     runtime = Runtime(settings)
     try:
         if settings.is_demo:
             _err(f"Demo mode: checking the built-in fake tenant (scenario {settings.demo}); nothing real is read.")
         signed = headless_sign_in(runtime, interactive=not args.no_interactive)
+        if previous is not None and signed.tenant_id:  # another tenant's report: refused before any read
+            from dex_tui.drift import ensure_same_target
+
+            ensure_same_target(previous, signed.tenant_id, answers.service)
         checker = Checker.for_runtime(runtime)
         lock = threading.Lock()
         seen = [0]
@@ -103,6 +124,20 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                               generated_at=generated_at)
     finally:
         runtime.close()
+    drift = None
+    if previous is not None:
+        from dex_tui.drift import attach, compare
+
+        drift = compare(report, previous)
+        report = attach(report, drift)
+    code = int(report["exit_code"])
+    if drift is not None and args.fail_on_regression:
+        from dex_tui.drift import Change, exit_code_with_regressions
+
+        code = exit_code_with_regressions(code, drift)
+        if drift.regressed:
+            _err(f"Regressed since {drift.since}: {len(drift.of(Change.REGRESSED))} "
+                 f"check(s) (--fail-on-regression: exit code {code}).")
 
     if output is not None:
         try:
@@ -117,4 +152,4 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         on_terminal = fmt == "text" and sys.stdout.isatty()
         width = shutil.get_terminal_size().columns if on_terminal else None
         console.emit(sys.stdout, render(report, fmt, color=on_terminal and _use_color(sys.stdout), width=width))
-    return int(report["exit_code"])
+    return code
