@@ -222,7 +222,7 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
                        + (f" ({t['id']})" if t["id"] and t["name"] else ""), width),
              f"Cloud: {t['cloud_label']}" + (" (detected, a hint)" if t["cloud_detected"] else "")
              + (f"   Demo scenario: {clean_text(report['demo'])}" if report.get("demo") else ""),
-             *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name']) or '-'}   "
+             *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name'] or report['operator']['display_name']) or '-'}   "
                        f"Generated: {report['generated_at']}", width), ""]
     lines += _changes_text(report, color, width)
     for group, checks in _groups(report):
@@ -364,7 +364,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
            f"- **Tenant:** {md(t['name']) or '-'} ({md_code(t['id'])}), {md(t['default_domain']) or '-'}",
            f"- **Cloud:** {md(t['cloud_label'])}" + (" (detected from OpenID metadata: a hint)" if t["cloud_detected"]
                                                       else ""),
-           f"- **Operator:** {md(op['user_principal_name']) or '-'}; roles: {md(', '.join(op['roles'])) or 'none'}",
+           f"- **Operator:** {md(op['user_principal_name'] or op['display_name']) or '-'}; roles: {md(', '.join(op['roles'])) or 'none'}",
            f"- **Generated:** {md(report['generated_at'])} by {md(report['tool']['name'])} "
            f"{md(report['tool']['version'])}" + (f" (demo scenario {md(report['demo'])})" if report.get("demo") else ""),
            f"- **Verdict:** **{md(report['verdict'])}** (exit code {report['exit_code']}): {md(report['verdict_text'])}",
@@ -446,7 +446,7 @@ def render_html(report: Mapping[str, Any]) -> str:
            f"<dt>Cloud</dt><dd>{h(t['cloud_label'])}"
            + (" (detected from OpenID metadata: a hint)" if t["cloud_detected"] else "") + "</dd>",
            f"<dt>Service</dt><dd>{h(report['service_name'])}</dd>",
-           f"<dt>Operator</dt><dd>{h(op['user_principal_name']) or '-'}; roles: {h(', '.join(op['roles'])) or 'none'}</dd>",
+           f"<dt>Operator</dt><dd>{h(op['user_principal_name'] or op['display_name']) or '-'}; roles: {h(', '.join(op['roles'])) or 'none'}</dd>",
            f"<dt>Generated</dt><dd>{h(report['generated_at'])} by {h(report['tool']['name'])} "
            f"{h(report['tool']['version'])}" + (f" (demo scenario {h(report['demo'])})" if report.get("demo") else "")
            + "</dd>", "</dl>", *_changes_html(report),

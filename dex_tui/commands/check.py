@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                              "only) instead of stdout; checked before sign-in; '-' is stdout")
     parser.add_argument("--no-interactive", action="store_true",
                         help="use a remembered sign-in only; exit 3 when none can be used silently")
+    parser.add_argument("--client-certificate", metavar="PEM", type=Path,
+                        help="sign in as an application (unattended runs, CI) with this PEM file holding its "
+                             "private key and certificate; needs --tenant and --client-id (also from "
+                             "DEX_TUI_CLIENT_CERTIFICATE)")
+    parser.add_argument("--certificate-thumbprint", metavar="HEX",
+                        help="the certificate's SHA-1 thumbprint, when the PEM holds only the private key "
+                             "(also from DEX_TUI_CLIENT_CERTIFICATE_THUMBPRINT)")
     parser.add_argument("--compare", metavar="PREVIOUS.json", type=Path,
                         help="mark every check new, fixed, regressed or unchanged against an earlier JSON report "
                              "of the same tenant and service ('Changes since DATE' at the top of the report)")
@@ -64,6 +71,7 @@ def choose_format(requested: str | None, output: Path | None, stdout_is_tty: boo
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.answers import Answers, load_answers
+    from dex_tui.app_signin import AppRun, certificate_source, load_client_certificate
     from dex_tui.catalogue import CHECK_IDS
     from dex_tui.engine import Checker
     from dex_tui.headless_signin import headless_sign_in
@@ -91,16 +99,28 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                                f"run checks {answers.service!r}.",
                                next_step="Compare reports of the same service (--service), or leave out --compare.")
 
+    app = None
+    source = certificate_source(args.client_certificate, args.certificate_thumbprint)
+    if source is not None:  # checked before anything goes on the network, like --output
+        path, named, thumbprint, passphrase = source
+        certificate = load_client_certificate(path, source=named, thumbprint=thumbprint, passphrase=passphrase)
     runtime = Runtime(settings)
     try:
+        if source is not None:
+            app = AppRun(runtime, certificate)
         if settings.is_demo:
             _err(f"Demo mode: checking the built-in fake tenant (scenario {settings.demo}); nothing real is read.")
-        signed = headless_sign_in(runtime, interactive=not args.no_interactive)
+        if app is not None:
+            signed = app.sign_in()
+            _err(f"Signed in as the application {signed.display_name or signed.client_id} with the certificate "
+                 f"{signed.thumbprint}; checks that need a signed-in person are skipped.")
+        else:
+            signed = headless_sign_in(runtime, interactive=not args.no_interactive)
         if previous is not None and signed.tenant_id:  # another tenant's report: refused before any read
             from dex_tui.drift import ensure_same_target
 
             ensure_same_target(previous, signed.tenant_id, answers.service)
-        checker = Checker.for_runtime(runtime)
+        checker = app.checker() if app is not None else Checker.for_runtime(runtime)
         lock = threading.Lock()
         seen = [0]
         over = threading.Event()  # the run ended (Ctrl+C too): a read still in flight prints nothing more
@@ -114,7 +134,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 _err(f"[{seen[0]:>2}/{total}] {result.status.value:<7} {result.id}: {result.title}")
 
         try:
-            results = checker.run(answers, on_result=progress)
+            results = (app.run(checker, answers, on_result=progress) if app is not None
+                       else checker.run(answers, on_result=progress))
         finally:
             with lock:
                 over.set()
@@ -122,6 +143,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         generated_at = runtime.fake_cloud.scenario.now if runtime.fake_cloud is not None else None
         report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed,
                               generated_at=generated_at)
+        if app is not None:
+            report = app.annotate(report)
     finally:
         runtime.close()
     drift = None
