@@ -231,8 +231,9 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
         lines.append(f"{GROUP_TITLES[group]}:")
         for check in checks:
             lines += _wrapped(f"  {_tag(check['status'], color)} {check['id']:<27} ",
-                              clean_text(check['summary'], 2000), width)
+                              _ack_mark(check) + clean_text(check['summary'], 2000), width)
         lines.append("")
+    lines += _acknowledgements_text(report, width)
     attention = [c for c in report["checks"] if c["status"] in ("fail", "warn", "unknown")]
     if attention:
         lines.append("What to do:")
@@ -254,6 +255,57 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
 
 
 # -- "Changes since DATE" (drift against a previous report, dex_tui.drift), at the top of every view --
+
+
+# -- acknowledgements that expire (dex_tui.acknowledgements): a mark on the check, and a section --
+
+
+def _ack_mark(check: Mapping[str, Any]) -> str:
+    ack = check.get("acknowledgement")
+    if not isinstance(ack, dict):
+        return ""
+    if ack["state"] == "active":
+        return f"[acknowledged until {clean_text(ack['expires'], 20)}] " if ack["expires"] else "[acknowledged] "
+    if ack["state"] == "expired":
+        return f"[acknowledgement expired on {clean_text(ack['expires'], 20)}] "
+    return ""
+
+
+def _ack_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(check id, plain text) per acknowledged check: its state, who, when and why."""
+    rows = []
+    for outcome in report.get("acknowledgements", []):
+        head = {"active": f"acknowledged {outcome['why']}", "expired": f"{outcome['why']}: it counts again",
+                "not_applied": f"not applied: {outcome['why']}",
+                "not_needed": f"not needed: {outcome['why']}"}.get(outcome["state"], outcome["why"])
+        who = "; ".join(f"by {a['by']} on {a['at']}: {a['reason']}" for a in outcome["acknowledgements"])
+        rows.append((outcome["check_id"], clean_text(f"{head} ({who})", 2000)))
+    return rows
+
+
+def _acknowledgements_text(report: Mapping[str, Any], width: int | None) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    lines = ["Acknowledgements:"]
+    for check_id, text in rows:
+        lines += _wrapped(f"  {clean_text(check_id, 60)}: ", text, width)
+    return [*lines, ""]
+
+
+def _acknowledgements_markdown(report: Mapping[str, Any]) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    return ["## Acknowledgements", "", *(f"- {md_code(i)}: {md(text)}" for i, text in rows), ""]
+
+
+def _acknowledgements_html(report: Mapping[str, Any]) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    return ['<h2 id="acknowledgements">Acknowledgements</h2>', "<ul>",
+            *(f'<li data-check-id="{h(i)}"><code>{h(i)}</code>: {h(text)}</li>' for i, text in rows), "</ul>"]
 
 
 _CHANGE_COLORS = {"regressed": "31", "fixed": "32", "new": "36"}
@@ -376,9 +428,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if not checks:
             continue
         out += [f"## {GROUP_TITLES[group]}", "", "| Status | Check | Severity | Summary |", "|---|---|---|---|"]
-        out += [f"| {md(c['status'])} | {md_code(c['id'])} {md(c['title'])} | {md(c['severity'])} | {md(c['summary'])} |"
-                for c in checks]
+        out += [f"| {md(c['status'])} | {md_code(c['id'])} {md(c['title'])} | {md(c['severity'])} | "
+                f"{md(_ack_mark(c) + clean_text(c['summary'], 2000))} |" for c in checks]
         out.append("")
+    out += _acknowledgements_markdown(report)
     out += ["## Details", ""]
     for c in report["checks"]:
         out += [f"### {md(c['title'])} ({md_code(c['id'])})", "",
@@ -461,8 +514,9 @@ def render_html(report: Mapping[str, Any]) -> str:
             out.append(f'<tr data-check-id="{h(c["id"])}" data-status="{h(c["status"])}">'
                        f'<td class="status {h(c["status"])}">{h(c["status"])}</td>'
                        f'<td><a href="#{h(c["id"])}">{h(c["title"])}</a><br><code>{h(c["id"])}</code></td>'
-                       f"<td>{h(c['severity'])}</td><td>{h(c['summary'])}</td></tr>")
+                       f"<td>{h(c['severity'])}</td><td>{h(_ack_mark(c) + clean_text(c['summary'], 2000))}</td></tr>")
         out.append("</table>")
+    out += _acknowledgements_html(report)
     out.append("<h2>Details</h2>")
     for c in report["checks"]:
         out += [f'<section id="{h(c["id"])}">', f"<h3>{h(c['title'])} <code>{h(c['id'])}</code></h3>",
