@@ -172,3 +172,16 @@ def test_the_reason_is_neutralised_in_every_view(capsys: pytest.CaptureFixture[s
     _, markdown, _ = check(capsys, tmp_path, "passive-av", answers, fmt="markdown")
     line = next(x for x in markdown.splitlines() if x.startswith("- `devices.av_mode`: acknowledged"))
     assert "<script>" not in line and "](https" not in line and "&lt;script&gt;" in line
+
+
+def test_the_readme_answers_example_is_accepted(tmp_path: Path) -> None:
+    from dex_tui.acknowledgements import read_answers_file
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## Answers file", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "answers.toml"
+    path.write_text(example, encoding="utf-8")
+    answers, entries = read_answers_file(path)
+    assert answers.roles["security_administrator"] is False
+    assert {e.key for e in entries} == {"skip_security_administrator", "devices.av_mode"}
+    assert all(e.reason and e.expires for e in entries)
