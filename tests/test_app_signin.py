@@ -329,3 +329,18 @@ def test_unreadable_file_is_exit_3(capsys: pytest.CaptureFixture[str], tmp_path:
     pem.chmod(0)
     code, _, err = check(capsys, scenario, "--client-certificate", str(pem))
     assert code == 3 and "cannot be opened" in err
+
+
+def test_the_ci_flow_compare_a_person_run_with_an_application_run(capsys: pytest.CaptureFixture[str],
+                                                                 tmp_path: Path, registered: Cert) -> None:
+    """docs/ci.md: the nightly application run compared with an earlier run. The person's run had
+    operator.roles pass; the application skips it, which is not a regression (it does not fail CI)."""
+    scenario = scenario_file(tmp_path, registered)
+    pem = pem_file(tmp_path, registered.key_pem + registered.cert_pem)
+    person = tmp_path / "person.json"
+    assert run(["--demo", str(scenario), "check", "--output", str(person)]) == 1
+    code, report, err = check(capsys, scenario, "--client-certificate", str(pem), "--compare", str(person),
+                              "--fail-on-regression")
+    roles = next(c for c in report["changes"] if c["id"] == "operator.roles")
+    assert roles == {"id": "operator.roles", "change": "unchanged", "before": "pass", "after": "skipped"}
+    assert code == 1 and not report["compared_with"]["regressed"] and "Regressed" not in err

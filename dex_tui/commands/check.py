@@ -16,6 +16,9 @@ from dex_tui.answers import SERVICES
 from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from dex_tui.acknowledgements import Acknowledgement
+    from dex_tui.app_signin import AppSignedIn
+    from dex_tui.auth import SignedIn
     from dex_tui.results import CheckResult
     from dex_tui.settings import Settings
 
@@ -80,7 +83,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.report import build_report, check_output_path, render, write_text_atomic
     from dex_tui.runtime import Runtime
 
-    acknowledged = []
+    acknowledged: list[Acknowledgement] = []
     if args.answers:
         answers, acknowledged = read_answers_file(args.answers)
     else:
@@ -116,6 +119,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             app = AppRun(runtime, certificate)
         if settings.is_demo:
             _err(f"Demo mode: checking the built-in fake tenant (scenario {settings.demo}); nothing real is read.")
+        signed: SignedIn | AppSignedIn
         if app is not None:
             signed = app.sign_in()
             _err(f"Signed in as the application {signed.display_name or signed.client_id} with the certificate "
