@@ -344,3 +344,24 @@ def test_the_ci_flow_compare_a_person_run_with_an_application_run(capsys: pytest
     roles = next(c for c in report["changes"] if c["id"] == "operator.roles")
     assert roles == {"id": "operator.roles", "change": "unchanged", "before": "pass", "after": "skipped"}
     assert code == 1 and not report["compared_with"]["regressed"] and "Regressed" not in err
+
+
+def test_an_application_run_over_the_real_transport(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                    registered: Cert) -> None:
+    """The loopback HTTPS fake (real TLS, real sockets): the assertion's audience is the token endpoint
+    the metadata names, and Graph and MDE take the application's tokens."""
+    from dex_tui.demo import DemoServer
+
+    cloud = FakeCloud(load_scenario(str(scenario_file(tmp_path, registered))))
+    pem = pem_file(tmp_path, registered.key_pem + registered.cert_pem)
+    with DemoServer(cloud) as server:
+        code = run(["--tenant", TENANT, "--client-id", CLIENT_ID, "--cloud", "commercial", "--login-url",
+                    server.login_url, "--graph-url", server.graph_url, "--mde-url", server.mde_url, "--ca-bundle",
+                    server.ca_file, "--token-cache", "memory", "check", "--client-certificate", str(pem),
+                    "--format", "json"])
+        out, err = capsys.readouterr()
+    report = json.loads(out)
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert code == 1, err
+    assert statuses["operator.roles"] == "skipped" and statuses["devices.onboarded"] == "pass"
+    assert statuses["license.entra_p1"] == "pass" and statuses["access.service_provider"] == "pass"
