@@ -281,3 +281,18 @@ def test_a_bad_previous_file_is_refused_before_sign_in(capsys: pytest.CaptureFix
     path.write_text("# a Markdown report\n", encoding="utf-8")
     code, _, err = _demo_report(capsys, tmp_path, "--compare", str(path))
     assert code == 4 and "not valid JSON" in err and "To sign in" not in err
+
+
+def test_the_documented_rules_hold_for_every_pair_of_statuses() -> None:
+    statuses = ["pass", "warn", "fail", "unknown", "skipped", "info"]
+    for before in statuses:
+        for after in statuses:
+            change = classify(before, after)
+            if before == after:
+                assert change is Change.UNCHANGED
+            elif after == "unknown" or (before, after) in {("pass", "warn"), ("pass", "fail"), ("warn", "fail")}:
+                assert change is Change.REGRESSED, (before, after)
+            elif before == "unknown" or (after, before) in {("pass", "warn"), ("pass", "fail"), ("warn", "fail")}:
+                assert change is Change.FIXED, (before, after)
+            # a regression's reverse is never a regression, and the other way round
+            assert {change, classify(after, before)} != {Change.REGRESSED} or before == after
