@@ -6,8 +6,9 @@ the report's shape (schema version, tenant, service, date, checks with known sta
 is a :class:`PreviousReportError` (exit 4) naming what is wrong, never a traceback. Reports of another
 tenant, service or schema version are refused the same way (:class:`DriftRefused`).
 
-Pure apart from :func:`load_previous`: the wizard's session can call :func:`parse_previous` with a
-report it already holds, then :func:`compare` and :func:`attach`.
+Pure apart from :func:`load_previous` and :func:`latest_previous`: the wizard's session can call
+:func:`latest_previous` with the report files it knows of (or :func:`parse_previous` with a report it
+already holds), then :func:`compare` and :func:`attach`.
 
 How a status change is classed (``classify``): ``regressed`` is pass -> warn/fail, warn -> fail, and
 anything -> unknown; ``fixed`` is the reverse (warn/fail -> pass, fail -> warn, unknown -> anything
@@ -22,8 +23,9 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -241,6 +243,32 @@ def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
     return "number"
+
+
+def latest_previous(candidates: Iterable[Path], tenant_id: str, service: str,
+                    before: str | None = None) -> PreviousReport | None:
+    """The newest report among ``candidates`` (JSON report files, e.g. the wizard's exports) of this
+    tenant and service, made before ``before`` (a ``generated_at``) when given; None when none is.
+    Files that cannot be read or are not reports are passed over: the caller offers a comparison, it
+    does not insist on one."""
+    wanted = (tenant_id or "").strip().lower()
+    best: PreviousReport | None = None
+    for path in candidates:
+        try:
+            found = load_previous(path, option="previous report")
+        except PreviousReportError:
+            continue
+        if not wanted or found.tenant_id != wanted or found.service != service:
+            continue
+        if before is not None and _moment(found.generated_at) >= _moment(before):
+            continue
+        if best is None or _moment(found.generated_at) > _moment(best.generated_at):
+            best = found
+    return best
+
+
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 # ------------------------------------------------------------------------------------ comparing

@@ -296,3 +296,28 @@ def test_the_documented_rules_hold_for_every_pair_of_statuses() -> None:
                 assert change is Change.FIXED, (before, after)
             # a regression's reverse is never a regression, and the other way round
             assert {change, classify(after, before)} != {Change.REGRESSED} or before == after
+
+
+def test_latest_previous_picks_the_newest_report_of_the_tenant(tmp_path: Path) -> None:
+    from dex_tui.drift import latest_previous
+
+    files = []
+    for name, data in {
+        "old.json": _report({"a.one": "fail"}, generated_at="2025-05-01T08:00:00Z"),
+        "new.json": _report({"a.one": "warn"}, generated_at="2025-05-20T08:00:00Z"),
+        "other-tenant.json": _report({"a.one": "pass"}, tenant="11111111-2222-3333-4444-555555555555",
+                                     generated_at="2025-05-30T08:00:00Z"),
+        "hunting.json": _report({"a.one": "pass"}, service="hunting", generated_at="2025-05-30T08:00:00Z"),
+        "future.json": _report({"a.one": "pass"}, generated_at="2025-07-01T08:00:00Z"),
+    }.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+        files.append(tmp_path / name)
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    files += [tmp_path / "broken.json", tmp_path / "missing.json"]
+    found = latest_previous(files, TENANT.upper(), "xdr", before="2025-06-02T09:00:00Z")
+    assert found is not None and found.generated_at == "2025-05-20T08:00:00Z"
+    assert found.statuses == {"a.one": "warn"}
+    newest = latest_previous(files, TENANT, "xdr")
+    assert newest is not None and newest.generated_at == "2025-07-01T08:00:00Z"
+    assert latest_previous(files, "", "xdr") is None
+    assert latest_previous(files[:1], TENANT, "hunting") is None
