@@ -222,16 +222,18 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
                        + (f" ({t['id']})" if t["id"] and t["name"] else ""), width),
              f"Cloud: {t['cloud_label']}" + (" (detected, a hint)" if t["cloud_detected"] else "")
              + (f"   Demo scenario: {clean_text(report['demo'])}" if report.get("demo") else ""),
-             *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name']) or '-'}   "
+             *_wrapped("Operator: ", f"{clean_text(report['operator']['user_principal_name'] or report['operator']['display_name']) or '-'}   "
                        f"Generated: {report['generated_at']}", width), ""]
+    lines += _changes_text(report, color, width)
     for group, checks in _groups(report):
         if not checks:
             continue
         lines.append(f"{GROUP_TITLES[group]}:")
         for check in checks:
             lines += _wrapped(f"  {_tag(check['status'], color)} {check['id']:<27} ",
-                              clean_text(check['summary'], 2000), width)
+                              _ack_mark(check) + clean_text(check['summary'], 2000), width)
         lines.append("")
+    lines += _acknowledgements_text(report, width)
     attention = [c for c in report["checks"] if c["status"] in ("fail", "warn", "unknown")]
     if attention:
         lines.append("What to do:")
@@ -250,6 +252,123 @@ def render_text(report: Mapping[str, Any], *, color: bool = False, width: int | 
                       f"{s['skipped']} skipped, {s['info']} info.", width)
     lines += _wrapped("Verdict: ", f"{report['verdict_text']} (exit code {report['exit_code']})", width)
     return "\n".join(lines) + "\n"
+
+
+# -- "Changes since DATE" (drift against a previous report, dex_tui.drift), at the top of every view --
+
+
+# -- acknowledgements that expire (dex_tui.acknowledgements): a mark on the check, and a section --
+
+
+def _ack_mark(check: Mapping[str, Any]) -> str:
+    ack = check.get("acknowledgement")
+    if not isinstance(ack, dict):
+        return ""
+    if ack["state"] == "active":
+        return f"[acknowledged until {clean_text(ack['expires'], 20)}] " if ack["expires"] else "[acknowledged] "
+    if ack["state"] == "expired":
+        return f"[acknowledgement expired on {clean_text(ack['expires'], 20)}] "
+    return ""
+
+
+def _ack_lines(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(check id, plain text) per acknowledged check: its state, who, when and why."""
+    rows = []
+    for outcome in report.get("acknowledgements", []):
+        head = {"active": f"acknowledged {outcome['why']}", "expired": f"{outcome['why']}: it counts again",
+                "not_applied": f"not applied: {outcome['why']}",
+                "not_needed": f"not needed: {outcome['why']}"}.get(outcome["state"], outcome["why"])
+        who = "; ".join(f"by {a['by']} on {a['at']}: {a['reason']}" for a in outcome["acknowledgements"])
+        rows.append((outcome["check_id"], clean_text(f"{head} ({who})", 2000)))
+    return rows
+
+
+def _acknowledgements_text(report: Mapping[str, Any], width: int | None) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    lines = ["Acknowledgements:"]
+    for check_id, text in rows:
+        lines += _wrapped(f"  {clean_text(check_id, 60)}: ", text, width)
+    return [*lines, ""]
+
+
+def _acknowledgements_markdown(report: Mapping[str, Any]) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    return ["## Acknowledgements", "", *(f"- {md_code(i)}: {md(text)}" for i, text in rows), ""]
+
+
+def _acknowledgements_html(report: Mapping[str, Any]) -> list[str]:
+    rows = _ack_lines(report)
+    if not rows:
+        return []
+    return ['<h2 id="acknowledgements">Acknowledgements</h2>', "<ul>",
+            *(f'<li data-check-id="{h(i)}"><code>{h(i)}</code>: {h(text)}</li>' for i, text in rows), "</ul>"]
+
+
+_CHANGE_COLORS = {"regressed": "31", "fixed": "32", "new": "36"}
+
+
+def _changes_heading(report: Mapping[str, Any]) -> str:
+    return f"Changes since {clean_text(report['compared_with']['generated_at'], 40)}"
+
+
+def _changes_counts(report: Mapping[str, Any]) -> str:
+    counts = report["compared_with"]["counts"]
+    return ", ".join(f"{int(counts.get(name, 0))} {name}" for name in ("regressed", "fixed", "new", "unchanged"))
+
+
+def _change_status(value: Any) -> str:
+    return clean_text(value, 20) if value else "not in the previous report"
+
+
+def _changes_text(report: Mapping[str, Any], color: bool, width: int | None) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    lines = _wrapped(f"{_changes_heading(report)}: ", f"{_changes_counts(report)}.", width)
+    for c in listed_changes(report["changes"]):
+        tag = f"{clean_text(c['change'], 20).upper():<10}"
+        if color and c["change"] in _CHANGE_COLORS:
+            tag = f"\x1b[{_CHANGE_COLORS[c['change']]}m{tag}\x1b[0m"
+        lines += _wrapped(f"  {tag} {clean_text(c['id'], 60):<27} ",
+                          f"{_change_status(c['before'])} -> {clean_text(c['after'], 20)}", width)
+    return [*lines, ""]
+
+
+def _changes_markdown(report: Mapping[str, Any]) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    out = [f"## {md(_changes_heading(report))}", "", f"{md(_changes_counts(report))}.", ""]
+    rows = listed_changes(report["changes"])
+    if rows:
+        out += ["| Change | Check | Before | After |", "|---|---|---|---|"]
+        out += [f"| {md(c['change'])} | {md_code(c['id'])} | {md(_change_status(c['before']))} | {md(c['after'])} |"
+                for c in rows]
+        out.append("")
+    return out
+
+
+def _changes_html(report: Mapping[str, Any]) -> list[str]:
+    if "changes" not in report:
+        return []
+    from dex_tui.drift import listed_changes
+
+    out = [f'<h2 id="changes">{h(_changes_heading(report))}</h2>', f"<p>{h(_changes_counts(report))}.</p>"]
+    rows = listed_changes(report["changes"])
+    if rows:
+        out.append("<table><tr><th>Change</th><th>Check</th><th>Before</th><th>After</th></tr>")
+        out += [f'<tr data-check-id="{h(c["id"])}" data-change="{h(c["change"])}"><td>{h(c["change"])}</td>'
+                f'<td><a href="#{h(c["id"])}"><code>{h(c["id"])}</code></a></td>'
+                f"<td>{h(_change_status(c['before']))}</td>"
+                f'<td class="status {h(c["after"])}">{h(c["after"])}</td></tr>' for c in rows]
+        out.append("</table>")
+    return out
 
 
 def _remediation(r: Mapping[str, str], escape: Callable[[Any], str], link: Callable[[str, str], str]) -> str:
@@ -297,11 +416,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
            f"- **Tenant:** {md(t['name']) or '-'} ({md_code(t['id'])}), {md(t['default_domain']) or '-'}",
            f"- **Cloud:** {md(t['cloud_label'])}" + (" (detected from OpenID metadata: a hint)" if t["cloud_detected"]
                                                       else ""),
-           f"- **Operator:** {md(op['user_principal_name']) or '-'}; roles: {md(', '.join(op['roles'])) or 'none'}",
+           f"- **Operator:** {md(op['user_principal_name'] or op['display_name']) or '-'}; roles: {md(', '.join(op['roles'])) or 'none'}",
            f"- **Generated:** {md(report['generated_at'])} by {md(report['tool']['name'])} "
            f"{md(report['tool']['version'])}" + (f" (demo scenario {md(report['demo'])})" if report.get("demo") else ""),
            f"- **Verdict:** **{md(report['verdict'])}** (exit code {report['exit_code']}): {md(report['verdict_text'])}",
-           "",
+           "", *_changes_markdown(report),
            "| pass | warn | fail | unknown | skipped | info |",
            "|---|---|---|---|---|---|",
            f"| {s['pass']} | {s['warn']} | {s['fail']} | {s['unknown']} | {s['skipped']} | {s['info']} |", ""]
@@ -309,9 +428,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         if not checks:
             continue
         out += [f"## {GROUP_TITLES[group]}", "", "| Status | Check | Severity | Summary |", "|---|---|---|---|"]
-        out += [f"| {md(c['status'])} | {md_code(c['id'])} {md(c['title'])} | {md(c['severity'])} | {md(c['summary'])} |"
-                for c in checks]
+        out += [f"| {md(c['status'])} | {md_code(c['id'])} {md(c['title'])} | {md(c['severity'])} | "
+                f"{md(_ack_mark(c) + clean_text(c['summary'], 2000))} |" for c in checks]
         out.append("")
+    out += _acknowledgements_markdown(report)
     out += ["## Details", ""]
     for c in report["checks"]:
         out += [f"### {md(c['title'])} ({md_code(c['id'])})", "",
@@ -379,10 +499,10 @@ def render_html(report: Mapping[str, Any]) -> str:
            f"<dt>Cloud</dt><dd>{h(t['cloud_label'])}"
            + (" (detected from OpenID metadata: a hint)" if t["cloud_detected"] else "") + "</dd>",
            f"<dt>Service</dt><dd>{h(report['service_name'])}</dd>",
-           f"<dt>Operator</dt><dd>{h(op['user_principal_name']) or '-'}; roles: {h(', '.join(op['roles'])) or 'none'}</dd>",
+           f"<dt>Operator</dt><dd>{h(op['user_principal_name'] or op['display_name']) or '-'}; roles: {h(', '.join(op['roles'])) or 'none'}</dd>",
            f"<dt>Generated</dt><dd>{h(report['generated_at'])} by {h(report['tool']['name'])} "
            f"{h(report['tool']['version'])}" + (f" (demo scenario {h(report['demo'])})" if report.get("demo") else "")
-           + "</dd>", "</dl>",
+           + "</dd>", "</dl>", *_changes_html(report),
            "<table><tr>" + "".join(f"<th>{name}</th>" for name in STATUS_ORDER) + "</tr><tr>"
            + "".join(f"<td>{int(s[name])}</td>" for name in STATUS_ORDER) + "</tr></table>"]
     for group, checks in _groups(report):
@@ -394,8 +514,9 @@ def render_html(report: Mapping[str, Any]) -> str:
             out.append(f'<tr data-check-id="{h(c["id"])}" data-status="{h(c["status"])}">'
                        f'<td class="status {h(c["status"])}">{h(c["status"])}</td>'
                        f'<td><a href="#{h(c["id"])}">{h(c["title"])}</a><br><code>{h(c["id"])}</code></td>'
-                       f"<td>{h(c['severity'])}</td><td>{h(c['summary'])}</td></tr>")
+                       f"<td>{h(c['severity'])}</td><td>{h(_ack_mark(c) + clean_text(c['summary'], 2000))}</td></tr>")
         out.append("</table>")
+    out += _acknowledgements_html(report)
     out.append("<h2>Details</h2>")
     for c in report["checks"]:
         out += [f'<section id="{h(c["id"])}">', f"<h3>{h(c['title'])} <code>{h(c['id'])}</code></h3>",

@@ -16,6 +16,9 @@ from dex_tui.answers import SERVICES
 from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from dex_tui.acknowledgements import Acknowledgement
+    from dex_tui.app_signin import AppSignedIn
+    from dex_tui.auth import SignedIn
     from dex_tui.results import CheckResult
     from dex_tui.settings import Settings
 
@@ -36,6 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
                              "only) instead of stdout; checked before sign-in; '-' is stdout")
     parser.add_argument("--no-interactive", action="store_true",
                         help="use a remembered sign-in only; exit 3 when none can be used silently")
+    parser.add_argument("--client-certificate", metavar="PEM", type=Path,
+                        help="sign in as an application (unattended runs, CI) with this PEM file holding its "
+                             "private key and certificate; needs --tenant and --client-id (also from "
+                             "DEX_TUI_CLIENT_CERTIFICATE)")
+    parser.add_argument("--certificate-thumbprint", metavar="HEX",
+                        help="the certificate's SHA-1 thumbprint, when the PEM holds only the private key "
+                             "(also from DEX_TUI_CLIENT_CERTIFICATE_THUMBPRINT)")
+    parser.add_argument("--compare", metavar="PREVIOUS.json", type=Path,
+                        help="mark every check new, fixed, regressed or unchanged against an earlier JSON report "
+                             "of the same tenant and service ('Changes since DATE' at the top of the report)")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="with --compare: exit 2 when a check regressed (for CI), unless the verdict is "
+                             "already 2 or 3")
 
 
 def _err(text: str) -> None:
@@ -58,14 +74,21 @@ def choose_format(requested: str | None, output: Path | None, stdout_is_tty: boo
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from dex_tui.answers import Answers, load_answers
+    from dex_tui.acknowledgements import attach as acknowledge
+    from dex_tui.acknowledgements import evaluate, read_answers_file, report_day
+    from dex_tui.answers import Answers
+    from dex_tui.app_signin import AppRun, certificate_source, load_client_certificate
     from dex_tui.catalogue import check_ids_for
     from dex_tui.engine import Checker
     from dex_tui.headless_signin import headless_sign_in
     from dex_tui.report import build_report, check_output_path, render, write_text_atomic
     from dex_tui.runtime import Runtime
 
-    answers = load_answers(args.answers) if args.answers else Answers()
+    acknowledged: list[Acknowledgement] = []
+    if args.answers:
+        answers, acknowledged = read_answers_file(args.answers)
+    else:
+        answers = Answers()
     if args.service and args.service != answers.service:
         from dataclasses import replace
 
@@ -74,13 +97,41 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if output is not None:  # before sign-in: a device code for nothing is worse than an early error
         output = check_output_path(output)
     fmt = choose_format(args.format, output, sys.stdout.isatty())
+    if args.fail_on_regression and args.compare is None:
+        raise UsageError("--fail-on-regression needs --compare PREVIOUS.json (the report to compare with).")
+    previous = None
+    if args.compare is not None:  # before sign-in too, and the service can be matched already
+        from dex_tui.drift import DriftRefused, load_previous
 
+        previous = load_previous(args.compare)
+        if previous.service != answers.service:
+            raise DriftRefused(f"{previous.source} is a report for the service {previous.service!r}, and this "
+                               f"run checks {answers.service!r}.",
+                               next_step="Compare reports of the same service (--service), or leave out --compare.")
+
+    app = None
+    source = certificate_source(args.client_certificate, args.certificate_thumbprint)
+    if source is not None:  # checked before anything goes on the network, like --output
+        path, named, thumbprint, passphrase = source
+        certificate = load_client_certificate(path, source=named, thumbprint=thumbprint, passphrase=passphrase)
     runtime = Runtime(settings)
     try:
+        if source is not None:
+            app = AppRun(runtime, certificate)
         if settings.is_demo:
             _err(f"Demo mode: checking the built-in fake tenant (scenario {settings.demo}); nothing real is read.")
-        signed = headless_sign_in(runtime, interactive=not args.no_interactive)
-        checker = Checker.for_runtime(runtime)
+        signed: SignedIn | AppSignedIn
+        if app is not None:
+            signed = app.sign_in()
+            _err(f"Signed in as the application {signed.display_name or signed.client_id} with the certificate "
+                 f"{signed.thumbprint}; checks that need a signed-in person are skipped.")
+        else:
+            signed = headless_sign_in(runtime, interactive=not args.no_interactive)
+        if previous is not None and signed.tenant_id:  # another tenant's report: refused before any read
+            from dex_tui.drift import ensure_same_target
+
+            ensure_same_target(previous, signed.tenant_id, answers.service)
+        checker = app.checker() if app is not None else Checker.for_runtime(runtime)
         lock = threading.Lock()
         seen = [0]
         over = threading.Event()  # the run ended (Ctrl+C too): a read still in flight prints nothing more
@@ -94,7 +145,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 _err(f"[{seen[0]:>2}/{total}] {result.status.value:<7} {result.id}: {result.title}")
 
         try:
-            results = checker.run(answers, on_result=progress)
+            results = (app.run(checker, answers, on_result=progress) if app is not None
+                       else checker.run(answers, on_result=progress))
         finally:
             with lock:
                 over.set()
@@ -102,8 +154,25 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         generated_at = runtime.fake_cloud.scenario.now if runtime.fake_cloud is not None else None
         report = build_report(results, checker.facts, answers, demo=settings.demo, signed_in=signed,
                               generated_at=generated_at)
+        if app is not None:
+            report = app.annotate(report)
+        report = acknowledge(report, results, evaluate(results, acknowledged, report_day(report), answers))
     finally:
         runtime.close()
+    drift = None
+    if previous is not None:
+        from dex_tui.drift import attach, compare
+
+        drift = compare(report, previous)
+        report = attach(report, drift)
+    code = int(report["exit_code"])
+    if drift is not None and args.fail_on_regression:
+        from dex_tui.drift import Change, exit_code_with_regressions
+
+        code = exit_code_with_regressions(code, drift)
+        if drift.regressed:
+            _err(f"Regressed since {drift.since}: {len(drift.of(Change.REGRESSED))} "
+                 f"check(s) (--fail-on-regression: exit code {code}).")
 
     if output is not None:
         try:
@@ -118,4 +187,4 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         on_terminal = fmt == "text" and sys.stdout.isatty()
         width = shutil.get_terminal_size().columns if on_terminal else None
         console.emit(sys.stdout, render(report, fmt, color=on_terminal and _use_color(sys.stdout), width=width))
-    return int(report["exit_code"])
+    return code

@@ -104,16 +104,25 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 @dataclass(frozen=True)
 class Permission:
     """What one read needs: the least-privileged delegated permission (any of ``accepted`` satisfies it)
-    and, when not empty, one of the directory roles in ``roles`` (None: any member user)."""
+    and, when not empty, one of the directory roles in ``roles`` (None: any member user). An app-only
+    token (client credentials) needs one of the application permissions in ``app`` instead, and no
+    role (an application holds none); an empty ``app`` means the read needs a signed-in user."""
 
     least: str
     accepted: frozenset[str]
     roles: frozenset[str] | None = None
+    app: frozenset[str] = frozenset()
 
 
-def _perm(least: str, *higher: str, roles: tuple[str, ...] | None = None) -> Permission:
-    return Permission(least, frozenset((least, *higher)),
-                      None if roles is None else frozenset(ROLE_TEMPLATES[r] for r in roles))
+# Delegated-only permissions: the user's own profile, and a basic read that has no application twin.
+_DELEGATED_ONLY = frozenset({"User.Read", "User.ReadWrite", "User.ReadBasic.All"})
+
+
+def _perm(least: str, *higher: str, roles: tuple[str, ...] | None = None,
+          app: tuple[str, ...] | None = None) -> Permission:
+    accepted = frozenset((least, *higher))
+    return Permission(least, accepted, None if roles is None else frozenset(ROLE_TEMPLATES[r] for r in roles),
+                      accepted - _DELEGATED_ONLY if app is None else frozenset(app))
 
 
 _READ_ROLES = ("Global Administrator", "Global Reader")
@@ -125,11 +134,11 @@ PERMISSIONS: dict[str, Permission] = {
     "graph.organization": _perm("User.Read", "Organization.Read.All", "Organization.ReadWrite.All",
                                 "Directory.Read.All", "Directory.ReadWrite.All"),
     "graph.me": _perm("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All",
-                      "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+                      "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All", app=()),
     "graph.memberOf": _perm("User.Read", "GroupMember.Read.All", "Group.Read.All", "User.Read.All",
-                            "Directory.Read.All", "Directory.ReadWrite.All"),
+                            "Directory.Read.All", "Directory.ReadWrite.All", app=()),
     "graph.transitiveMemberOf": _perm("User.Read", "GroupMember.Read.All", "Group.Read.All", "User.Read.All",
-                                      "Directory.Read.All", "Directory.ReadWrite.All"),
+                                      "Directory.Read.All", "Directory.ReadWrite.All", app=()),
     "graph.subscribedSkus": _perm("LicenseAssignment.Read.All", "Organization.Read.All",
                                   "Organization.ReadWrite.All", "Directory.Read.All",
                                   "Directory.ReadWrite.All"),
@@ -166,8 +175,10 @@ PERMISSIONS: dict[str, Permission] = {
     "graph.healthIssues": _perm("SecurityIdentitiesHealth.Read.All", "SecurityIdentitiesHealth.ReadWrite.All",
                                 roles=_SECURITY_READ),
     "graph.incidents": _perm("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All", roles=_SECURITY_READ),
-    "mde.machines": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ),
-    "mde.deviceavinfo": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ),
+    "mde.machines": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ,
+                          app=("Machine.Read.All", "Machine.ReadWrite.All")),
+    "mde.deviceavinfo": _perm("Machine.Read", "Machine.ReadWrite", roles=_SECURITY_READ,
+                              app=("Machine.Read.All", "Machine.ReadWrite.All")),
 }
 
 # Every delegated Graph permission name the fake knows; an unknown one is refused at sign-in.
@@ -176,3 +187,9 @@ GRAPH_PERMISSION_NAMES: frozenset[str] = frozenset(
 ) | frozenset({"Group.Read.All", "GroupMember.Read.All", "email", "User.ReadBasic.All"})
 
 MDE_PERMISSION_NAMES: frozenset[str] = frozenset({"Machine.Read", "Machine.ReadWrite"})
+
+# Application permissions the fake knows (a scenario's [[applications]] may be granted these).
+GRAPH_APP_PERMISSION_NAMES: frozenset[str] = frozenset(
+    name for key, p in PERMISSIONS.items() if key.startswith("graph.") for name in p.app)
+MDE_APP_PERMISSION_NAMES: frozenset[str] = frozenset(
+    name for key, p in PERMISSIONS.items() if key.startswith("mde.") for name in p.app)

@@ -127,6 +127,14 @@ class Graph:
         if grant.expires_at < self.cloud.clock():
             raise GraphProblem(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
         need = PERMISSIONS[endpoint]
+        if grant.app_only:  # an application's token: application permissions, no user and so no /me
+            if not need.app:
+                raise GraphProblem(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+            if not grant.scopes & need.app:
+                raise GraphProblem(403, "Authorization_RequestDenied",
+                                   "Insufficient privileges to complete the operation.")
+            req.granted = grant.scopes
+            return
         if not grant.scopes & need.accepted:
             raise GraphProblem(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         if need.roles is not None and not grant.role_ids & need.roles:

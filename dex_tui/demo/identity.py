@@ -1,5 +1,5 @@
 """The fake Microsoft identity platform v2: OpenID metadata, the device code endpoint, and the token
-endpoint's device-code and refresh-token grants, with the documented error replies
+endpoint's device-code, refresh-token and client-credentials (certificate assertion, ``assertion.py``) grants, with the documented error replies
 (reference/domain.md §5, reference/tech.md §1.10); plus the browser sign-in (``/authorize`` redirecting
 to a loopback address, and the authorization-code grant with PKCE and the nonce echoed).
 
@@ -17,7 +17,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from dex_tui.demo.catalogue import GRAPH_APP_ID, GRAPH_PERMISSION_NAMES, MDE_PERMISSION_NAMES
+from dex_tui.demo.catalogue import (
+    GRAPH_APP_ID,
+    GRAPH_APP_PERMISSION_NAMES,
+    GRAPH_PERMISSION_NAMES,
+    MDE_APP_PERMISSION_NAMES,
+    MDE_PERMISSION_NAMES,
+)
 from dex_tui.demo.tokens import AccessGrant, RefreshGrant, b64url
 from dex_tui.demo.wire import Reply, Request, aad_error, json_reply, text_reply
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
 
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _GUID_LEN = 36
 
 
@@ -172,6 +179,8 @@ class Identity:
             return self._refresh_grant(req, form)
         if grant == "authorization_code":
             return self._auth_code_grant(req, form)
+        if grant == "client_credentials":
+            return self._client_credentials_grant(req, form)
         return self._error(req, 400, "unsupported_grant_type", 70003,
                            f"The app requested an unsupported grant type '{grant}'.")
 
@@ -279,6 +288,55 @@ class Identity:
                                issued_at=self.cloud.scenario.now)
         return self._tokens(scope, resource, perms, asked["client_id"], refresh, new_refresh=True,
                             nonce=asked.get("nonce"))
+
+    def _client_credentials_grant(self, req: Request, form: dict[str, str]) -> Reply:
+        """An application signing in as itself with a certificate (``private_key_jwt``): the assertion
+        is verified against the certificates registered for the app in the scenario; the token carries
+        the application permissions consented to it (``roles``), no user and no ``scp``."""
+        from dex_tui.demo.assertion import AssertionRefused, verify_assertion
+
+        s = self.cloud.scenario
+        client_id = form.get("client_id", "")
+        app = next((a for a in s.applications if a.client_id == client_id.lower()), None)
+        if app is None:
+            return self._error(req, 400, "unauthorized_client", 700016,
+                               f"Application with identifier '{client_id[:80]}' was not found in the directory "
+                               f"'{s.display_name}'. This can happen if the application has not been installed by "
+                               f"the administrator of the tenant or consented to by any user in the tenant. You "
+                               f"may have sent your authentication request to the wrong tenant.")
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE or not form.get("client_assertion"):
+            return self._error(req, 401, "invalid_client", 7000218,
+                               "The request body must contain the following parameter: 'client_assertion' or "
+                               "'client_secret'.")
+        try:
+            verify_assertion(form["client_assertion"], client_id=app.client_id,
+                             token_endpoint=f"{req.base.rstrip('/')}{req.path}", certificates=app.certificates,
+                             now=self.cloud.clock())
+        except AssertionRefused as refused:
+            return self._error(req, refused.status, refused.error, refused.code, refused.text)
+        scope = form.get("scope", "").split()
+        resources = {"graph": self.graph_resource, "mde": self.mde_resource}
+        resource = next((name for name, root in resources.items() if root and scope == [f"{root}/.default"]), None)
+        if resource is None:
+            return self._error(req, 400, "invalid_scope", 1002012,
+                               f"The provided value for scope {' '.join(scope)[:200]} is not valid. Client "
+                               f"credential flows must have a scope value with /.default suffixed to the "
+                               f"resource identifier (application ID URI).")
+        known = GRAPH_APP_PERMISSION_NAMES if resource == "graph" else MDE_APP_PERMISSION_NAMES
+        perms = frozenset(p for p in app.permissions if p in known)
+        now = int(self.cloud.clock())
+        lifetime = s.behaviour.token_lifetime
+        audience = resources[resource]
+        principal = self.cloud.stable_uuid("service-principal", app.client_id)
+        claims = {"aud": audience, "iss": f"https://sts.windows.net/{s.tenant_id}/", "iat": now, "nbf": now,
+                  "exp": now + lifetime, "app_displayname": app.display_name, "appid": app.client_id,
+                  "appidacr": "2", "idtyp": "app", "oid": principal, "roles": sorted(perms), "sub": principal,
+                  "tid": s.tenant_id, "uti": self.cloud.random_token(16), "ver": "1.0"}
+        access = self.cloud.tokens.sign(claims)
+        self.cloud.tokens.access[access] = AccessGrant(audience=resource, scopes=perms, role_ids=frozenset(),
+                                                       expires_at=now + lifetime, user_id="", app_only=True)
+        return json_reply(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                                "access_token": access})
 
     def _declined(self, req: Request) -> Reply:
         return self._error(req, 400, "authorization_declined", 70000,

@@ -61,6 +61,12 @@ class Mde:
             return self._error(req, 401, "Unauthorized", "Authorization has been denied for this request. "
                                                          "The token is expired.")
         need = PERMISSIONS[endpoint]
+        if grant.app_only:
+            if not grant.scopes & need.app:
+                return self._error(req, 403, "Forbidden", "The application does not have any of the required "
+                                   f"application permissions ({', '.join(sorted(need.app))}) to access the "
+                                   "resource.")
+            return None
         if not grant.scopes & need.accepted:
             return self._error(req, 403, "Forbidden", "The application does not have any of the required delegated "
                                                       f"permissions ({', '.join(sorted(need.accepted))}) to access "

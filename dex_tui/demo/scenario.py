@@ -18,7 +18,13 @@ from typing import Any, NoReturn
 
 from dex_tui.assets import asset_path
 from dex_tui.clouds import CLOUD_NAMES, Cloud, get_cloud
-from dex_tui.demo.catalogue import ROLE_TEMPLATES, SERVICE_PLANS, SKUS
+from dex_tui.demo.catalogue import (
+    GRAPH_APP_PERMISSION_NAMES,
+    MDE_APP_PERMISSION_NAMES,
+    ROLE_TEMPLATES,
+    SERVICE_PLANS,
+    SKUS,
+)
 from dex_tui.errors import UsageError
 from dex_tui.settings import is_guid
 from dex_tui.tomlfile import TomlFile, load_toml
@@ -221,6 +227,18 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Application:
+    """An app registration that may sign in as itself (client credentials with a certificate): the
+    certificates registered for it (PEM, public part only) and the application permissions an
+    administrator consented to (Graph and Defender for Endpoint names)."""
+
+    client_id: str
+    display_name: str
+    certificates: tuple[str, ...]
+    permissions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Behaviour:
     latency_ms: int
     token_lifetime: int
@@ -263,6 +281,7 @@ class Scenario:
     group_creation_allowed_group: str = ""  # GroupCreationAllowedGroupId, by group name ("" = none)
     health_issues: tuple[HealthIssue, ...] = ()
     incidents: tuple[Incident, ...] = ()
+    applications: tuple[Application, ...] = ()
 
     @property
     def default_domain(self) -> str:
@@ -718,6 +737,9 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
             status=n.text("status", "active", choices=INCIDENT_STATUSES),
             created=n.timestamp("created", tenant["now"]), tags=n.strings("tags")))
         n.done()
+    applications = tuple(_application(a) for a in root.tables("applications"))
+    if len({a.client_id for a in applications}) != len(applications):
+        root.fail("applications", "repeats a client_id")
 
     b = root.table("behaviour")
     dc = b.table("device_code")
@@ -749,7 +771,27 @@ def _build(data: dict[str, Any], source: str, file: TomlFile | None = None) -> S
                     partners=tuple(partners), ca_policies=tuple(ca_policies), known_tenants=tuple(known),
                     experts=experts, group_creation=group_creation, behaviour=behaviour,
                     group_creation_allowed_group=allowed_group, health_issues=tuple(health_issues),
-                    incidents=tuple(incidents), **tenant)
+                    incidents=tuple(incidents), applications=applications, **tenant)
+
+
+_APP_PERMISSIONS = tuple(sorted(GRAPH_APP_PERMISSION_NAMES | MDE_APP_PERMISSION_NAMES))
+
+
+def _application(f: _Fields) -> Application:
+    from cryptography import x509
+
+    certificates = f.strings("certificates")
+    for i, pem in enumerate(certificates):
+        try:
+            x509.load_pem_x509_certificate(pem.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            f.fail(f"certificates[{i}]", "is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    app = Application(client_id=f.guid("client_id"), display_name=f.text("display_name"),
+                      certificates=certificates, permissions=f.strings("permissions", choices=_APP_PERMISSIONS))
+    f.done()
+    return app
+
+
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<in-memory scenario>") -> Scenario:

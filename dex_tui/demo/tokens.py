@@ -39,6 +39,7 @@ class AccessGrant:
     role_ids: frozenset[str]
     expires_at: float
     user_id: str
+    app_only: bool = False  # client credentials: ``scopes`` are application permissions, no user, no roles
 
 
 @dataclass
