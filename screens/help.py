@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
 from dex_tui.flow import Step
 
-GLOBAL_KEYS = """
-| Key | What it does |
-|---|---|
-| Tab, Shift+Tab | move between fields and buttons |
-| Enter, Space | press a button, tick a box |
-| Ctrl+N | next step (when allowed) |
-| Esc | back to the previous step, or close a dialog |
-| F1, ? | this help |
-| Ctrl+P | command palette: re-run checks, export the report, restart |
-| Ctrl+Q | quit (asks first; your progress is kept) |
-| Ctrl+C | save your progress and quit at once |
-"""
+# Keys that are not bindings of the wizard (Textual's focus and button keys, its command palette).
+_PLAIN_KEYS = (("Tab, Shift+Tab", "move between fields and buttons"), ("Enter, Space", "press a button, tick a box"))
+_PALETTE = ("Ctrl+P", "command palette: re-run checks, export the report, restart")
+_NAMES = {"escape": "Esc", "question_mark": "?", "space": "Space", "enter": "Enter"}
+
+
+def key_name(key: str) -> str:
+    """A binding's key as the help names it: ``ctrl+n`` -> ``Ctrl+N``, ``escape`` -> ``Esc``."""
+    return "+".join(_NAMES.get(part, part.upper() if len(part) <= 2 else part.capitalize())
+                    for part in key.split("+"))
+
+
+def key_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """One row per action that has help words (the binding's tooltip), its keys joined: the help is
+    drawn from the real bindings, so it cannot name a key that does nothing."""
+    rows: dict[str, tuple[list[str], str]] = {}
+    for binding in bindings:
+        if not isinstance(binding, Binding) or not binding.tooltip:
+            continue
+        keys, _ = rows.setdefault(binding.action, ([], binding.tooltip))
+        keys.extend(key_name(k.strip()) for k in binding.key.split(","))
+    return [(", ".join(keys), words) for keys, words in rows.values()]
+
+
+def keys_table(step_bindings: Iterable[BindingType], app_bindings: Iterable[BindingType]) -> str:
+    """The Markdown table of the keys every step shares."""
+    rows = [*_PLAIN_KEYS, *key_rows(step_bindings), _PALETTE, *key_rows(app_bindings)]
+    return "\n| Key | What it does |\n|---|---|\n" + "".join(f"| {k} | {w} |\n" for k, w in rows)
+
 
 DEMO_KEYS = """
 **Demo mode keys**: **a** approves the pending device-code sign-in; **p** on the licence, permissions
@@ -37,13 +56,15 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,question_mark", "close", "Close help", id="help.close")]
     AUTO_FOCUS = "#help-body"
 
-    def __init__(self, step: Step, demo: bool) -> None:
+    def __init__(self, step: Step, demo: bool, keys: str = "") -> None:
+        """``keys``: the Markdown table of the keys (:func:`keys_table`)."""
         super().__init__(classes="dialog help-dialog")
         self.step = step
         self.demo = demo
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
-        text = f"{self.step.help}\n\n### Keys\n{GLOBAL_KEYS}"
+        text = f"{self.step.help}\n\n### Keys\n{self.keys}"
         if self.demo:
             text += "\n" + DEMO_KEYS
         with Vertical(classes="dialog-box"):

@@ -24,14 +24,16 @@ def pause_after(round_number: int) -> float:
 
 
 class WatchingStep(StepScreen):
-    """A step that watches ``WATCH_IDS`` until :meth:`watch_done`."""
-
-    WATCH_IDS: tuple[str, ...] = ()
+    """A step that watches the checks its flow entry names (``watches``) until :meth:`watch_done`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.watching = False
         self.rounds = 0
+
+    @property
+    def watch_ids(self) -> tuple[str, ...]:
+        return self.step.watches
 
     def start_watch(self) -> None:
         """(Re)start watching with a look right now."""
@@ -59,7 +61,7 @@ class WatchingStep(StepScreen):
     def _watch(self) -> None:
         worker = get_current_worker()
         try:
-            self.wizard.watch_checks(self.WATCH_IDS, self.watch_done,
+            self.wizard.watch_checks(self.watch_ids, self.watch_done,
                                      lambda results: self.post_message(msg.WatchUpdate(self.STEP_ID, results)),
                                      is_cancelled=lambda: worker.is_cancelled)
         except Interrupted:

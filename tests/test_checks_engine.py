@@ -20,7 +20,7 @@ from dex_tui.runtime import Runtime
 from dex_tui.settings import resolve_settings
 
 WHO = Confirmation("admin@contoso.onmicrosoft.com", "2025-06-02T09:10:00Z")
-CONFIRMED = Answers(terms=WHO, license=WHO, roles={"security_operator": True, "security_administrator": True})
+CONFIRMED = Answers(confirmations={"terms": WHO, "license": WHO}, roles={"security_operator": True, "security_administrator": True})
 
 
 def signed_in(scenario: str, *faults: dict[str, Any], latency_ms: int = 0) -> tuple[Runtime, FakeCloud]:

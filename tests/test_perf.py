@@ -146,7 +146,7 @@ async def test_a_burst_of_results_costs_one_redraw_then_one_more(state_dir: Path
         ids = list(app.results)[:5]
         for check_id in ids:
             result = _changed(app.results[check_id], Status.WARN, f"burst {check_id}")
-            app.post_message(msg.CheckArrived(result, app.check_run))
+            app.post_message(msg.CheckArrived(result, app.core.check_run))
         await wait_for(pilot, lambda: all(app.results[i].summary == f"burst {i}" for i in ids), timeout=2)
         assert len(redraws) == 1  # the first result is drawn at once, the rest wait for the interval
         await wait_for(pilot, lambda: len(redraws) == 2, timeout=3)
