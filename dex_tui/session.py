@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dex_tui.answers import Answers, Confirmation, utc_now_iso
-from dex_tui.audit import AuditTrail, AuditWriteError, audit_path
+from dex_tui.audit import AuditTrail, AuditWriteError, audit_path, events_for
 from dex_tui.errors import DexError, ExitCode
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow, FlowState, default_flow
 from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
@@ -180,7 +180,8 @@ class WizardSession:
         if self.store is not None:
             self.store.release()
         self.store = store
-        self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso)
+        self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso,
+                                events=events_for(self.flow))
 
     @property
     def progress_store(self) -> ProgressStore:
@@ -416,7 +417,9 @@ class WizardSession:
         self.results.update({result.id: result for result in results})
         self.checks_running = False
         self.checked_at = self.now_iso()
-        self.reevaluate()  # answers given while the run was going
+        ended = self.reevaluate()  # answers given while the run was going
+        if ended is not None:
+            return CheckRunEnd(ended=ended)
         if self.checker is None:
             return CheckRunEnd()
         if session_ended(self.checker.facts):

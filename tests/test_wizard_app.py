@@ -240,7 +240,7 @@ async def test_resume_after_sign_in_and_restart(state_dir: Path) -> None:
         assert fresh.screen.STEP_ID == "welcome"
         assert "you were on" not in screen_text(fresh)
     assert not (state_dir / "progress" / "demo-ready.json").exists()
-    assert fresh.audit.read()[-1]["event"] == "progress_restarted"
+    assert fresh.core.audit.read()[-1]["event"] == "progress_restarted"
 
 
 async def test_corrupt_progress_is_set_aside_with_a_notice(state_dir: Path) -> None:

@@ -232,4 +232,4 @@ async def test_quit_mid_way_and_resume_keeps_the_answers(state_dir: Path) -> Non
         await reach(again, pilot, "permissions")
         assert "skipped" in str(again.screen.query_one("#role-security_operator", Checkbox).label)
         await wait_for(pilot, lambda: not again.checks_running, timeout=15)
-    assert "role_skipped" in [r["event"] for r in again.audit.read()]
+    assert "role_skipped" in [r["event"] for r in again.core.audit.read()]
