@@ -17,7 +17,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from dex_tui.answers import Answers, Confirmation, utc_now_iso
 from dex_tui.audit import AuditTrail, AuditWriteError, audit_path, events_for
@@ -45,8 +45,8 @@ class Notice:
     """Something the operator should be told now (the App shows it as a toast)."""
 
     text: str
-    severity: str = "information"  # "information", "warning" or "error"
-    timeout: float | None = None
+    severity: Literal["information", "warning", "error"] = "information"
+    timeout: float | None = None  # seconds on screen (None: the front end's default)
 
 
 @dataclass(frozen=True)

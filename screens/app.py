@@ -17,21 +17,21 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.app import App, ScreenStackError, SystemCommand
-from textual.binding import Binding
+from textual.app import ScreenStackError, SystemCommand
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from dex_tui.errors import DexError, ExitCode, InternalError, Interrupted
+from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
 from dex_tui.session import CheckRun, Notice, SessionEnded, WizardSession
 from dex_tui.settings import Settings
 from screens import messages as msg
 from screens.base import StepScreen
-from screens.links import allowed_link, can_start_browser
+from screens.commands import WizardCommands
+from screens.links import can_start_browser
 from screens.steps import preload_step_screens, screen_for
 from screens.workers import as_dex_error
 
@@ -47,17 +47,11 @@ REDRAW_INTERVAL = 0.05  # seconds: streamed check results are drawn at most this
 PRELOAD_DELAY = 0.3  # seconds after the first screen is drawn before the later steps load (preload=True)
 
 
-class WizardApp(App[int]):
+class WizardApp(WizardCommands):
     """The Defender Experts settings flow."""
 
     CSS_PATH = "wizard.tcss"
     TITLE = "Defender Experts"
-    BINDINGS = [
-        Binding("ctrl+q", "request_quit", "Quit", priority=True, id="app.quit",
-                tooltip="quit (asks first; your progress is kept)"),
-        Binding("ctrl+c", "interrupt", "Save and exit", show=False, priority=True, id="app.interrupt",
-                tooltip="save your progress and quit at once"),
-    ]
 
     def __init__(self, settings: Settings, *, restart: bool = False,
                  clock: Callable[[], float] = time.time, now_iso: Callable[[], str] | None = None,
@@ -120,8 +114,7 @@ class WizardApp(App[int]):
         return self.core.runtime
 
     def _notice(self, notice: Notice) -> None:
-        self.notify(notice.text, severity=notice.severity, markup=False,  # type: ignore[arg-type]
-                    **({"timeout": notice.timeout} if notice.timeout is not None else {}))
+        self.notify(notice.text, severity=notice.severity, markup=False, timeout=notice.timeout)
 
     def on_unmount(self) -> None:
         self.core.close()
@@ -181,9 +174,12 @@ class WizardApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="checks")
     def _run_checks(self, run: CheckRun) -> None:
         worker = get_current_worker()
+
+        def arrived(result: CheckResult) -> None:
+            self.post_message(msg.CheckArrived(result, run.number))
+
         try:
-            results = run.execute(on_result=lambda result: self.post_message(msg.CheckArrived(result, run.number)),
-                                  is_cancelled=lambda: worker.is_cancelled)
+            results = run.execute(on_result=arrived, is_cancelled=lambda: worker.is_cancelled)
         except Interrupted:
             return
         except Exception as exc:  # every failure goes to the error dialog
@@ -321,53 +317,6 @@ class WizardApp(App[int]):
 
     # -- keys, palette, dialogs ------------------------------------------------------------------
 
-    def action_help(self) -> None:
-        if isinstance(self.screen, StepScreen):
-            from screens.help import HelpScreen, keys_table
-
-            keys = keys_table(StepScreen.BINDINGS, self.BINDINGS)
-            self.push_screen(HelpScreen(self.screen.step, self.settings.is_demo, keys))
-
-    def action_request_quit(self) -> None:
-        from screens.dialogs import ConfirmDialog
-
-        if isinstance(self.screen, ConfirmDialog):
-            return
-        if isinstance(self.screen, StepScreen) and self.core.flow.next_step(
-                self.screen.STEP_ID, self.core.state.answers.service) is None:  # the last step: leave at once
-            self.core.save_progress()
-            self.exit(self.core.readiness_exit_code())
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.core.save_progress()
-                self.exit(int(ExitCode.READY))
-
-        again = f"dex-tui --demo {self.settings.demo}" if self.settings.demo else "dex-tui"
-        self.push_screen(ConfirmDialog("Quit the wizard?", f"Your progress is saved. Run {again} again to "
-                                       "continue where you are (or with --restart to start over).",
-                                       yes="Quit", no="Stay"), answered)
-
-    def action_interrupt(self) -> None:
-        """Ctrl+C: save and leave at once with exit code 130."""
-        self.core.save_progress()
-        self.exit(int(ExitCode.INTERRUPTED))
-
-    def action_restart(self) -> None:
-        from screens.dialogs import ConfirmDialog
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            self.workers.cancel_group(self, "checks")
-            self.core.restart()
-            self.switch_screen(screen_for(self.core.flow.get(self.core.state.step)))
-
-        self.push_screen(ConfirmDialog("Start over?", "Forget your answers and go back to the first step? "
-                                       "The audit trail keeps what was recorded.", yes="Start over",
-                                       no="Cancel"), answered)
-
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Re-run the checks", "Read the tenant again and re-evaluate every check",
                             self.action_rerun_checks)
@@ -396,31 +345,6 @@ class WizardApp(App[int]):
                 self.export_report(*choice)
 
         self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
-
-    def show_error(self, error: DexError) -> None:
-        from screens.dialogs import ErrorDialog
-
-        self.push_screen(ErrorDialog(error))
-
-    @on(msg.WorkerFailed)
-    def _worker_failed(self, message: msg.WorkerFailed) -> None:
-        self.show_error(message.error)
-
-    def open_url(self, url: str, *, new_tab: bool = True) -> None:
-        """Open allowed links only; over SSH, without a desktop or in demo mode show them to copy."""
-        from screens.dialogs import LinkDialog
-
-        if not allowed_link(url, self.settings):
-            self.show_error(InternalError(f"The link {url!r} is not on the list of Microsoft hosts and "
-                                          "configured endpoints, so it is not opened.", title="Link refused"))
-            return
-        if self.is_web or self.browser_allowed:
-            super().open_url(url, new_tab=new_tab)
-            return
-        why = ("Demo mode never starts a browser." if self.settings.is_demo
-               else "No local desktop was found (SSH session or no display), so no browser is started here.")
-        self.push_screen(LinkDialog(url, why))
-
 
 def run_wizard(settings: Settings, restart: bool) -> int:
     """Run the wizard in this terminal and return the exit code (130 after Ctrl+C)."""

@@ -45,7 +45,7 @@ class EligibilityScreen(StepScreen):
     def _show_summary(self) -> None:
         table = self.query_one("#checks", ChecksTable)
         check_id = table.selected_id()
-        self.query_one("#check-summary", Static).update(summary_text(self.wizard.results.get(check_id), check_id))
+        self.query_one("#check-summary", Static).update(summary_text(self.wizard.results.get(check_id or ""), check_id))
 
     @on(DataTable.RowSelected, "#checks")
     def _open_detail(self, event: DataTable.RowSelected) -> None:

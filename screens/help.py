@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Markdown, Static
 
 from dex_tui.flow import Step
@@ -37,10 +38,29 @@ def key_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
     return [(", ".join(keys), words) for keys, words in rows.values()]
 
 
-def keys_table(step_bindings: Iterable[BindingType], app_bindings: Iterable[BindingType]) -> str:
-    """The Markdown table of the keys every step shares."""
+def step_key_rows(screen: Screen[Any]) -> list[tuple[str, str]]:
+    """The keys a step screen adds to the shared ones, as its footer shows them (only those that do
+    something now)."""
+    merged = type(screen)._merged_bindings
+    rows = []
+    for bindings in (merged.key_to_bindings.values() if merged else []):
+        for binding in bindings:
+            if (binding.show and not (binding.id or "").startswith("step.")
+                    and screen.check_action(binding.action, ()) is not False):
+                rows.append((key_name(binding.key), binding.description))
+    return rows
+
+
+def keys_table(step_bindings: Iterable[BindingType], app_bindings: Iterable[BindingType],
+               own: Iterable[tuple[str, str]] = ()) -> str:
+    """The Markdown tables of the keys: those of this step (``own``), then those every step shares."""
+    mine = list(own)
+    text = ""
+    if mine:
+        text += "\nOn this step:\n\n| Key | What it does |\n|---|---|\n" + "".join(f"| {k} | {w} |\n" for k, w in mine)
+        text += "\nOn every step:\n"
     rows = [*_PLAIN_KEYS, *key_rows(step_bindings), _PALETTE, *key_rows(app_bindings)]
-    return "\n| Key | What it does |\n|---|---|\n" + "".join(f"| {k} | {w} |\n" for k, w in rows)
+    return text + "\n| Key | What it does |\n|---|---|\n" + "".join(f"| {k} | {w} |\n" for k, w in rows)
 
 
 DEMO_KEYS = """

@@ -60,9 +60,12 @@ class WatchingStep(StepScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
     def _watch(self) -> None:
         worker = get_current_worker()
+
+        def round_done(results: list[CheckResult]) -> None:
+            self.post_message(msg.WatchUpdate(self.STEP_ID, results))
+
         try:
-            self.wizard.watch_checks(self.watch_ids, self.watch_done,
-                                     lambda results: self.post_message(msg.WatchUpdate(self.STEP_ID, results)),
+            self.wizard.watch_checks(self.watch_ids, self.watch_done, round_done,
                                      is_cancelled=lambda: worker.is_cancelled)
         except Interrupted:
             return
