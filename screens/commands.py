@@ -39,10 +39,11 @@ class WizardCommands(App[int]):
 
     def action_help(self) -> None:
         if isinstance(self.screen, StepScreen):
-            from screens.help import HelpScreen, keys_table, step_key_rows
+            from screens.help import HelpScreen, demo_keys, keys_table, step_key_rows
 
             keys = keys_table(StepScreen.BINDINGS, self.BINDINGS, step_key_rows(self.screen))
-            self.push_screen(HelpScreen(self.screen.step, self.settings.is_demo, keys))
+            demo = demo_keys(self.core.flow) if self.core.demo is not None else ""
+            self.push_screen(HelpScreen(self.screen.step, demo, keys))
 
     def action_request_quit(self) -> None:
         from screens.dialogs import ConfirmDialog

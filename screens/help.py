@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Markdown, Static
 
-from dex_tui.flow import Step
+from dex_tui.flow import Flow, Step
 
 # Keys that are not bindings of the wizard (Textual's focus and button keys, its command palette).
 _PLAIN_KEYS = (("Tab, Shift+Tab", "move between fields and buttons"), ("Enter, Space", "press a button, tick a box"))
@@ -63,11 +63,17 @@ def keys_table(step_bindings: Iterable[BindingType], app_bindings: Iterable[Bind
     return text + "\n| Key | What it does |\n|---|---|\n" + "".join(f"| {k} | {w} |\n" for k, w in rows)
 
 
-DEMO_KEYS = """
-**Demo mode keys**: **a** approves the pending device-code sign-in; **p** on the licence, permissions
-and service provider access steps does in the fake tenant what you would do in the portal (order the
-licence, give access), so the live checks see the change.
-"""
+def demo_keys(flow: Flow) -> str:
+    """The demo mode's keys: ``a`` on the sign-in, and the demo action of each step that has one."""
+    steps = [step for step in flow.steps if step.demo is not None]
+    text = "\n**Demo mode keys**: **a** approves the pending device-code sign-in"
+    if steps:
+        titles = [step.title for step in steps]
+        where = ", ".join(titles[:-1]) + f" and {titles[-1]}" if len(titles) > 1 else titles[0]
+        actions = ", ".join(dict.fromkeys(step.demo.label.lower() for step in steps if step.demo))
+        text += (f"; **p** on the {where} steps does in the fake tenant what you would do in the portal "
+                 f"({actions}), so the live checks see the change")
+    return text + ".\n"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -76,8 +82,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,question_mark", "close", "Close help", id="help.close")]
     AUTO_FOCUS = "#help-body"
 
-    def __init__(self, step: Step, demo: bool, keys: str = "") -> None:
-        """``keys``: the Markdown table of the keys (:func:`keys_table`)."""
+    def __init__(self, step: Step, demo: str, keys: str = "") -> None:
+        """``demo``: the demo mode's keys (:func:`demo_keys`; empty outside demo mode); ``keys``: the
+        Markdown table of the keys (:func:`keys_table`)."""
         super().__init__(classes="dialog help-dialog")
         self.step = step
         self.demo = demo
@@ -86,7 +93,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         text = f"{self.step.help}\n\n### Keys\n{self.keys}"
         if self.demo:
-            text += "\n" + DEMO_KEYS
+            text += "\n" + self.demo
         with Vertical(classes="dialog-box"):
             yield Static(f"Help: {self.step.title}", classes="dialog-title")
             with VerticalScroll(classes="dialog-body", id="help-body"):

@@ -64,3 +64,17 @@ def test_the_demo_key_is_drawn_from_the_flow() -> None:
             assert not any(b.action == "demo_action" for b in bindings), step.id
         else:
             assert [(b.action, b.description) for b in bindings] == [("demo_action", step.demo.label)], step.id
+
+
+def test_the_help_keys_are_the_real_bindings() -> None:
+    from textual.binding import Binding
+
+    from screens.app import WizardApp
+    from screens.help import key_rows, keys_table
+
+    rows = key_rows(StepScreen.BINDINGS)
+    assert ("F1, ?", "this help") in rows and ("Ctrl+N", "next step (when allowed)") in rows
+    assert ("Ctrl+Q", "quit (asks first; your progress is kept)") in key_rows(WizardApp.BINDINGS)
+    without_next = [b for b in StepScreen.BINDINGS if not (isinstance(b, Binding) and b.action == "next")]
+    assert "Ctrl+N" not in keys_table(without_next, WizardApp.BINDINGS)
+    assert "| Ctrl+N |" in keys_table(StepScreen.BINDINGS, WizardApp.BINDINGS)
