@@ -12,11 +12,10 @@ A second edition is a second flow file: ``Flow.load(path)`` reads and validates 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from dex_tui.answers import OPTIONAL_ROLES, SERVICES, Answers, role_label
 from dex_tui.assets import asset_path
@@ -392,11 +391,3 @@ class FlowState:
     def with_answers(self, answers: Answers) -> FlowState:
         """New answers; when the service changes, the current step is mapped onto its flow."""
         return replace(self, answers=answers, step=self.flow.applicable_step(self.step, answers.service))
-
-
-def parse_flow_table(data: Mapping[str, Any], name: str = "flow.toml") -> Flow:
-    """A flow from already parsed TOML (tests build editions this way)."""
-    raw = data.get("step")
-    if not isinstance(raw, list) or not raw:
-        raise InternalError(f"{name}: no [[step]] tables.")
-    return Flow(tuple(_step(table, f"{name}: step {n + 1}") for n, table in enumerate(raw)), name)

@@ -302,11 +302,13 @@ class WizardSession:
             return []
         return [(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])) for role in answers.skipped_roles()]
 
-    def choose_target(self, *, service: str, cloud: str | None, tenant: str | None) -> bool:
-        """Welcome-step choices. A different tenant or cloud ends this run's session (sign in again);
-        a different tenant also switches to that tenant's progress and audit files. Raises
-        :class:`TenantInUse` (nothing changed) when another dex-tui has that tenant open. True when a
-        check run must start (another service, and no results to evaluate again)."""
+    def choose_target(self, *, service: str, cloud: str | None, tenant: str | None,
+                      before_drop: Callable[[], None] | None = None) -> bool:
+        """Welcome-step choices. A different tenant or cloud ends this run's session (sign in again;
+        ``before_drop`` runs first, to stop what uses the runtime); a different tenant also switches to
+        that tenant's progress and audit files. Raises :class:`TenantInUse` (nothing changed) when
+        another dex-tui has that tenant open. True when a check run must start (another service, and no
+        results to evaluate again)."""
         target_changed = tenant != self.tenant_choice or cloud != self.cloud_choice
         if tenant != self.tenant_choice:
             previous, self.tenant_choice = self.tenant_choice, tenant
@@ -316,6 +318,8 @@ class WizardSession:
                 self.tenant_choice = previous
                 raise
         if target_changed:
+            if before_drop is not None and self._runtime is not None:
+                before_drop()
             self.drop_runtime()
         changed_service = service != self.state.answers.service
         self.cloud_choice = cloud
@@ -334,10 +338,6 @@ class WizardSession:
             self._runtime = Runtime(settings, fake_cloud=self.demo.cloud if self.demo is not None else None,
                                     cache_store=self._cache_store)
         return self._runtime
-
-    @property
-    def has_runtime(self) -> bool:
-        return self._runtime is not None
 
     def drop_runtime(self) -> None:
         """The tenant or cloud changed: nobody is signed in, the results go (the App cancels workers)."""

@@ -137,10 +137,9 @@ class WizardApp(WizardCommands):
     def choose_target(self, *, service: str, cloud: str | None, tenant: str | None) -> bool:
         """Welcome-step choices; False (nothing changed, an error shown) when another dex-tui has that
         tenant open. A new tenant or cloud ends the sign-in: every worker stops."""
-        if self.core.has_runtime and (tenant != self.core.tenant_choice or cloud != self.core.cloud_choice):
-            self.workers.cancel_all()
         try:
-            start = self.core.choose_target(service=service, cloud=cloud, tenant=tenant)
+            start = self.core.choose_target(service=service, cloud=cloud, tenant=tenant,
+                                            before_drop=self.workers.cancel_all)
         except TenantInUse as busy:
             self.show_error(busy)
             return False

@@ -263,3 +263,26 @@ def test_an_old_answers_file_still_loads(tmp_path: Path) -> None:
     assert Answers.from_dict(json.loads(json.dumps(answers.to_dict()))) == answers
     path.write_text(answers.to_toml(), encoding="utf-8")
     assert load_answers(path) == answers
+
+
+def test_choosing_a_tenant_another_wizard_has_open_changes_nothing(tmp_path: Path) -> None:
+    from dex_tui.progress import TenantInUse
+
+    session = WizardSession(Settings(state_dir=tmp_path, token_cache="memory"), now_iso=lambda: NOW)
+    holder = subprocess.Popen(  # another dex-tui process holding that tenant's lock
+        [sys.executable, "-c", "import sys; from pathlib import Path; from dex_tui.progress import ProgressStore; "
+         f"s = ProgressStore(Path({str(tmp_path)!r}), 'contoso.onmicrosoft.com'); s.acquire(); print('held', "
+         "flush=True); sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        stopped: list[str] = []
+        with pytest.raises(TenantInUse):
+            session.choose_target(service="hunting", cloud=None, tenant="contoso.onmicrosoft.com",
+                                  before_drop=lambda: stopped.append("stopped"))
+        assert session.tenant_choice is None and session.progress_store.key == "organizations"
+        assert session.state.answers.service == "xdr" and stopped == []
+    finally:
+        holder.communicate("", timeout=30)
+    assert session.choose_target(service="hunting", cloud=None, tenant="contoso.onmicrosoft.com") is False
+    assert session.progress_store.key == "contoso.onmicrosoft.com" and session.state.answers.service == "hunting"
+    session.close()
