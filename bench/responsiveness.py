@@ -135,12 +135,12 @@ async def drive(app: Any, measures: Measures, *, timeout: float) -> None:
             measures.check_seconds.append(time.monotonic() - started)
             measures.phase = ""
             await pilot.pause()
-            run = app.check_run
+            run = app.core.check_run
             measures.phase = "rerun"
             started = time.monotonic()
             driver = app._driver
             send_key(driver, app, "r")  # as a terminal sends it: no pilot waiting on the screen meanwhile
-            await _until(pilot, lambda: app.check_run > run, timeout, "re-run started")
+            await _until(pilot, lambda: app.core.check_run > run, timeout, "re-run started")
             step = 0
             while app.checks_running and time.monotonic() - started < timeout:
                 key = "down" if step % 4 < 2 else "up"

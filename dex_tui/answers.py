@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,19 @@ from dex_tui.mdr_answers import HuntingOnboarding, MdrAnswers
 
 SERVICES = ("xdr", "hunting", "mdr")
 OPTIONAL_ROLES = ("security_operator", "security_administrator")
-ACKNOWLEDGEMENTS = ("skip_security_operator", "skip_security_administrator")
+ACKNOWLEDGEMENTS = tuple(f"skip_{role}" for role in OPTIONAL_ROLES)
+
+
+def role_label(role: str) -> str:
+    """An optional role's name in words ("security_operator" -> "Security operator")."""
+    return role.replace("_", " ").capitalize()
+
+
+def _confirmable() -> tuple[str, ...]:
+    """The step ids whose confirmation the answers hold: those of the shipped flow (``flow.toml``)."""
+    from dex_tui.flow import confirmation_keys  # the flow imports this module
+
+    return confirmation_keys()
 
 
 def utc_now_iso() -> str:
@@ -39,18 +52,42 @@ class Confirmation:
 class Answers:
     """Everything the operator decided or confirmed in the settings flow.
 
-    ``roles`` maps each optional role to True (grant), False (skip) or None (not decided yet);
-    Security reader is always granted and is not stored.
+    ``confirmations`` holds what the operator confirmed, keyed by the id of the step that records it
+    (``confirms`` in ``flow.toml``: terms, license, access). ``roles`` maps each optional role to True
+    (grant), False (skip) or None (not decided yet); Security reader is always granted and is not stored.
     """
 
     service: str = "xdr"
-    terms: Confirmation | None = None
-    license: Confirmation | None = None
-    access: Confirmation | None = None
+    confirmations: Mapping[str, Confirmation] = field(default_factory=dict)
     roles: dict[str, bool | None] = field(default_factory=lambda: dict.fromkeys(OPTIONAL_ROLES))
     acknowledgements: dict[str, Confirmation] = field(default_factory=dict)
     mdr: MdrAnswers | None = None  # [mdr]: today's MDR setup (dex_tui.mdr_answers)
     hunting: HuntingOnboarding | None = None  # [hunting]: Hunting's onboarding today
+
+    def confirmation(self, step_id: str) -> Confirmation | None:
+        """The operator's confirmation recorded on step ``step_id`` (None: not given)."""
+        return self.confirmations.get(step_id)
+
+    def confirmed(self, step_id: str, confirmation: Confirmation) -> Answers:
+        """These answers with ``confirmation`` recorded for step ``step_id``."""
+        return replace(self, confirmations={**self.confirmations, step_id: confirmation})
+
+    def _ordered_confirmations(self) -> list[tuple[str, Confirmation]]:
+        """The confirmations in flow order (the files read the same whatever order they were given in)."""
+        order = {name: n for n, name in enumerate(_confirmable())}
+        return sorted(self.confirmations.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+    @property
+    def terms(self) -> Confirmation | None:
+        return self.confirmations.get("terms")
+
+    @property
+    def license(self) -> Confirmation | None:
+        return self.confirmations.get("license")
+
+    @property
+    def access(self) -> Confirmation | None:
+        return self.confirmations.get("access")
 
     def skipped_roles(self) -> list[str]:
         return [role for role in OPTIONAL_ROLES if self.roles.get(role) is False]
@@ -62,10 +99,8 @@ class Answers:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"service": self.service}
-        for name in ("terms", "license", "access"):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value.to_dict()
+        for name, value in self._ordered_confirmations():
+            data[name] = value.to_dict()
         data["roles"] = {k: v for k, v in self.roles.items() if v is not None}
         data["acknowledgements"] = {k: v.to_dict() for k, v in self.acknowledgements.items()}
         data.update({name: getattr(self, name).to_dict() for name in mdr_answers.SECTIONS
@@ -73,19 +108,21 @@ class Answers:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "answers") -> Answers:
-        """Build from parsed TOML/JSON, naming the file and field of any problem."""
+    def from_dict(cls, data: dict[str, Any], where: str = "answers",
+                  confirmable: Iterable[str] | None = None) -> Answers:
+        """Build from parsed TOML/JSON, naming the file and field of any problem. ``confirmable``: the
+        step ids that record a confirmation (default: the shipped flow's)."""
         if not isinstance(data, dict):
             raise UsageError(f"{where}: expected a table of answers.")
-        unknown = sorted(set(data) - {"service", "terms", "license", "access", "roles", "acknowledgements",
-                                      *mdr_answers.SECTIONS})
+        names = tuple(_confirmable() if confirmable is None else confirmable)
+        unknown = sorted(set(data) - {"service", "roles", "acknowledgements", *names, *mdr_answers.SECTIONS})
         if unknown:
             raise UsageError(f"{where}: unknown field {unknown[0]!r}.")
         service = data.get("service", "xdr")
         if service not in SERVICES:
             raise UsageError(f"{where}: service must be one of {', '.join(SERVICES)}, not {service!r}.")
-        confirmations = {name: _confirmation(data.get(name), f"{where}: {name}")
-                         for name in ("terms", "license", "access")}
+        confirmations = {name: found for name in names
+                         if (found := _confirmation(data.get(name), f"{where}: {name}")) is not None}
         roles_raw = data.get("roles", {})
         if not isinstance(roles_raw, dict):
             raise UsageError(f"{where}: roles must be a table.")
@@ -111,16 +148,14 @@ class Answers:
             if confirmation is not None:
                 acks[key] = confirmation
         sections = mdr_answers.parse_sections(data, where)
-        return cls(service=service, roles=roles, acknowledgements=acks, mdr=sections.get("mdr"),
-                   hunting=sections.get("hunting"), **confirmations)
+        return cls(service=service, confirmations=confirmations, roles=roles, acknowledgements=acks,
+                   mdr=sections.get("mdr"), hunting=sections.get("hunting"))
 
     def to_toml(self) -> str:
         """The answers as TOML, readable by :func:`load_answers`."""
         lines = [f"service = {_toml_str(self.service)}", ""]
-        for name in ("terms", "license", "access"):
-            value = getattr(self, name)
-            if value is not None:
-                lines += [f"[{name}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
+        for name, value in self._ordered_confirmations():
+            lines += [f"[{name}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
         lines.append("[roles]")
         lines.append("security_reader = true")
         for role, granted in self.roles.items():

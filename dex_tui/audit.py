@@ -27,19 +27,22 @@ from typing import Any
 from dex_tui import TOOL_NAME, __version__
 from dex_tui.answers import utc_now_iso
 from dex_tui.errors import DexError, UsageError
+from dex_tui.flow import Flow, default_flow
 from dex_tui.localfiles import UnsafePath, append_whole, open_private, private_folder, read_private
 
 AUDIT_VERSION = 1
 MAX_TRAIL_READ = 64 * 1024 * 1024  # about 200,000 decisions; a trail is a few KB
-EVENTS = (
-    "terms_accepted",
-    "role_granted",
-    "role_skipped",
-    "license_confirmed",
-    "access_confirmed",
-    "report_exported",
-    "progress_restarted",
-)
+# The events every flow may record; each step that confirms something adds its own (``confirms.event``
+# in flow.toml: terms_accepted, license_confirmed, access_confirmed in the shipped flow).
+SESSION_EVENTS = ("role_granted", "role_skipped", "report_exported", "progress_restarted")
+
+
+def events_for(flow: Flow) -> frozenset[str]:
+    """The audit events a wizard over ``flow`` may record."""
+    return frozenset(SESSION_EVENTS) | {step.confirms.event for step in flow.steps if step.confirms is not None}
+
+
+EVENTS = events_for(default_flow())
 
 
 def audit_path(state_dir: Path, key: str) -> Path:
@@ -68,9 +71,12 @@ class AuditTrail:
     :attr:`notices` for the caller to show; :meth:`pop_notices` takes them.
     """
 
-    def __init__(self, path: Path, clock: Callable[[], str] = utc_now_iso) -> None:
+    def __init__(self, path: Path, clock: Callable[[], str] = utc_now_iso,
+                 events: frozenset[str] = EVENTS) -> None:
+        """``events``: the events this trail accepts (:func:`events_for` the wizard's flow)."""
         self.path = path
         self._clock = clock
+        self.events = events
         self.notices: list[str] = []
 
     def pop_notices(self) -> list[str]:
@@ -83,7 +89,7 @@ class AuditTrail:
         Raises :class:`AuditWriteError` when the record could not be written whole (the trail is then
         unchanged) or the trail's path was refused.
         """
-        if event not in EVENTS:
+        if event not in self.events:
             raise ValueError(f"unknown audit event {event!r}")
         if not by:
             raise ValueError("an audit record needs who acted ('by')")

@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 ResultCallback = Callable[[CheckResult], None]
 Cancelled = Callable[[], bool]
 
-# The checks each wizard step watches (licence step and service-provider access step).
-LICENCE_CHECKS = ("license.mde_p2", "license.entra_p1", "license.mdo_p2", "license.mdi", "license.mdca",
-                  "coverage.iot", "experts.license")
-ACCESS_CHECKS = ("access.service_provider", "access.conditional_access")
 WATCH_INTERVALS = (5.0, 10.0, 20.0, 30.0)  # seconds between watch rounds; the last one repeats
 
 

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dex_tui.answers import Answers, utc_now_iso
 from dex_tui.clouds import CLOUD_NAMES
 from dex_tui.errors import DexError, UsageError
-from dex_tui.flow import step_ids
+from dex_tui.flow import default_flow
 from dex_tui.localfiles import (
     HeldLock,
     LockBusy,
@@ -37,6 +37,9 @@ from dex_tui.localfiles import (
     read_private,
     take_lock,
 )
+
+if TYPE_CHECKING:
+    from dex_tui.flow import Flow
 
 PROGRESS_VERSION = 1
 MAX_PROGRESS_FILE = 1024 * 1024  # a progress file is about 1 KB
@@ -108,9 +111,12 @@ class ProgressStore:
     can be saved there anyway, and saving says so.
     """
 
-    def __init__(self, state_dir: Path, key: str, clock: Callable[[], str] = utc_now_iso) -> None:
+    def __init__(self, state_dir: Path, key: str, clock: Callable[[], str] = utc_now_iso,
+                 flow: Flow | None = None) -> None:
+        """``flow``: the edition whose step ids and confirmations a saved file may name (default: shipped)."""
         self.state_dir = state_dir
         self.key = key
+        self.flow = flow or default_flow()
         self._clock = clock
         self._lock: HeldLock | None = None
         self._folder_notices: list[str] = []  # state folder found open to others, told at the next load
@@ -208,11 +214,12 @@ class ProgressStore:
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise UsageError(f"{where}: unknown field {unknown[0]!r}.")
+        step_ids = self.flow.ids()
         step = data.get("step")
-        if step not in step_ids():
+        if step not in step_ids:
             raise UsageError(f"{where}: unknown step {step!r}.")
         completed = data.get("completed", [])
-        if not isinstance(completed, list) or any(item not in step_ids() for item in completed):
+        if not isinstance(completed, list) or any(item not in step_ids for item in completed):
             raise UsageError(f"{where}: 'completed' must list step ids.")
         cloud = data.get("cloud")
         if cloud is not None and cloud not in CLOUD_NAMES:
@@ -220,7 +227,8 @@ class ProgressStore:
         tenant_id = data.get("tenant_id")
         if tenant_id is not None and not isinstance(tenant_id, str):
             raise UsageError(f"{where}: tenant_id must be a string.")
-        answers = Answers.from_dict(data.get("answers", {}), where=f"{where}: answers")
+        answers = Answers.from_dict(data.get("answers", {}), where=f"{where}: answers",
+                                    confirmable=[s.id for s in self.flow.confirming_steps()])
         return Progress(step=step, answers=answers, completed=tuple(completed), cloud=cloud,
                         tenant_id=tenant_id, saved_at=str(data.get("saved_at", "")))
 

@@ -46,7 +46,10 @@ def _failure(name: str, error: BaseException, requests: int, seconds: float) -> 
                           permission=error.permission if error.status == 403 else None, endpoint=error.endpoint,
                           requests=requests, seconds=seconds)
     if isinstance(error, DexError):
-        return ReadResult(name, error=error.one_line(), kind="sign-in", requests=requests, seconds=seconds,
+        # A SignInRequired (code "signin_required": the saved sign-in was revoked or expired) has its own
+        # kind, so the wizard's session knows to ask for a new sign-in (dex_tui.session.session_ended).
+        kind = "session-ended" if getattr(error, "code", "") == "signin_required" else "sign-in"
+        return ReadResult(name, error=error.one_line(), kind=kind, requests=requests, seconds=seconds,
                           permission=REQUIREMENTS[name].permission if name in REQUIREMENTS else None)
     return ReadResult(name, error=f"The {name} read failed unexpectedly ({type(error).__name__}: {error}).",
                       kind="internal", requests=requests, seconds=seconds)

@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dex_tui import TOOL_NAME, __version__
 from dex_tui.answers import Answers
@@ -27,6 +27,9 @@ from dex_tui.errors import ExitCode, UsageError
 from dex_tui.facts import TenantFacts
 from dex_tui.results import CheckResult, Group, Severity, Status
 from dex_tui.safety import clean_text, is_allowed_link
+
+if TYPE_CHECKING:
+    from dex_tui.auth import SignedIn
 
 SCHEMA_VERSION = 1
 FORMATS = ("text", "json", "markdown", "html")
@@ -83,7 +86,7 @@ def _now() -> str:
 
 
 def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: Answers, service: str | None = None,
-                 *, demo: str | None = None, signed_in: Any = None, generated_at: str | None = None) -> dict[str, Any]:
+                 *, demo: str | None = None, signed_in: SignedIn | None = None, generated_at: str | None = None) -> dict[str, Any]:
     """The report as a JSON-ready dict (see the README, "Report schema").
 
     ``signed_in`` (a ``dex_tui.auth.SignedIn``) fills the tenant id and operator when the Graph reads
@@ -95,7 +98,7 @@ def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: An
     member_of = facts.get("member_of")
     cloud = facts.cloud
     tenant = {
-        "id": (org.id if org else "") or (getattr(signed_in, "tenant_id", "") or ""),
+        "id": (org.id if org else "") or ((signed_in.tenant_id if signed_in else "") or ""),
         "name": clean_text(org.display_name) if org else "",
         "default_domain": clean_text(org.default_domain) if org else "",
         "country": org.country_letter_code if org else None,
@@ -105,8 +108,8 @@ def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: An
         "cloud_note": clean_text(cloud.source, 400),
     }
     operator = {
-        "display_name": clean_text(me.display_name if me else getattr(signed_in, "display_name", "") or ""),
-        "user_principal_name": clean_text(me.user_principal_name if me else getattr(signed_in, "username", "") or ""),
+        "display_name": clean_text(me.display_name if me else (signed_in.display_name if signed_in else "") or ""),
+        "user_principal_name": clean_text(me.user_principal_name if me else (signed_in.username if signed_in else "") or ""),
         "roles": sorted(clean_text(r.display_name or r.template_id) for r in member_of.roles) if member_of else [],
     }
     checks = [r.to_dict() for r in sorted(results, key=lambda r: ALL_CHECK_IDS.index(r.id))]

@@ -36,6 +36,7 @@ from dex_tui.token_cache import CacheNotice, TokenCacheStore, default_cache_path
 
 if TYPE_CHECKING:
     from dex_tui.demo import FakeCloud
+    from dex_tui.demo_controls import DemoControls
 
 DETECTION_HINT = ("Microsoft does not document these metadata fields, so the detected cloud is a hint; "
                   "pass --cloud to state it.")
@@ -90,6 +91,15 @@ class Runtime:
         self._lock = threading.RLock()
         self._cloud: CloudChoice | None = None
         self._auth: Authenticator | None = None
+
+    @property
+    def demo(self) -> DemoControls | None:
+        """The typed demo interface to this run's fake tenant (None outside demo mode)."""
+        if self.fake_cloud is None:
+            return None
+        from dex_tui.demo_controls import DemoControls
+
+        return DemoControls(self.fake_cloud)
 
     # -- cloud and endpoints --
 

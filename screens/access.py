@@ -3,8 +3,6 @@ policies, watching until they appear, with a plain explanation while they are no
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -12,14 +10,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 
-from dex_tui.engine import ACCESS_CHECKS
-from dex_tui.flow import get_step
 from dex_tui.results import CheckResult, Status
 from screens.checks_view import CheckDetailDialog, badge
 from screens.text import plain, tenant
 from screens.watch import WatchingStep
-
-ACCESS_IDS = ACCESS_CHECKS
 
 WHILE_ABSENT = (
     "Not there yet? Giving access on the Defender Experts settings page makes Microsoft create, in your "
@@ -29,50 +23,40 @@ WHILE_ABSENT = (
     "until it finishes. This step keeps looking.")
 
 
-DEMO_HINT = "Demo: p selects Give access in the fake tenant, as the Defender portal would."
-
-
 class AccessScreen(WatchingStep):
     STEP_ID = "access"
-    WATCH_IDS = ACCESS_IDS
     BINDINGS = [
         Binding("w", "toggle_watch", "Watch", id="access.watch"),
         Binding("r", "look_now", "Look", id="access.look"),
         Binding("d", "details", "Details", show=False, id="access.details"),
         Binding("o", "open_entra", "Entra", id="access.open"),
-        Binding("p", "demo_give_access", "Give access", id="access.demo_give_access"),
     ]
 
     def compose_body(self) -> ComposeResult:
-        step = get_step(self.STEP_ID)
+        step = self.step
         with VerticalScroll(id="access-scroll"):
             yield Static("", id="watch-status")
-            for check_id in ACCESS_IDS:
+            for check_id in self.watch_ids:
                 yield Static("", id=f"row-{check_id.replace('.', '-')}", classes="access-row")
             yield Static(plain(WHILE_ABSENT), id="while-absent")
             yield Static(plain(f"See them in the {step.link_label}: ", style="bold") + plain(step.portal_path),
                          classes="step-text")
             yield Static("", id="access-confirmation")
             yield Button("I gave access (record my confirmation)", id="confirm-access", compact=True)
-            yield Static(DEMO_HINT if self.wizard.fake_cloud is not None else "", id="portal-status")
+            yield self.demo_status()
 
     def on_mount(self) -> None:
         super().on_mount()
         self.watch_changed("Looking…")
         self.start_watch()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "demo_give_access":
-            return self.wizard.fake_cloud is not None
-        return True
-
     def watch_done(self, results: list[CheckResult]) -> bool:
         by_id = {r.id: r for r in results}
-        return all(by_id.get(i) is not None and by_id[i].status == Status.PASS for i in ACCESS_IDS)
+        return all(by_id.get(i) is not None and by_id[i].status == Status.PASS for i in self.watch_ids)
 
     def watch_changed(self, note: str | None, next_in: float = 0.0) -> None:
-        results = [self.wizard.results.get(i) for i in ACCESS_IDS]
-        for check_id, result in zip(ACCESS_IDS, results, strict=True):
+        results = [self.wizard.results.get(i) for i in self.watch_ids]
+        for check_id, result in zip(self.watch_ids, results, strict=True):
             row = self.query_one(f"#row-{check_id.replace('.', '-')}", Static)
             if result is None:
                 row.update(badge("running") + plain("  " + check_id))
@@ -107,24 +91,21 @@ class AccessScreen(WatchingStep):
 
     @on(Button.Pressed, "#confirm-access")
     def _confirm(self) -> None:
-        self.wizard.set_answers(replace(self.wizard.flow.answers, access=self.wizard.confirmation()))
-        self.wizard.record("access_confirmed", verified_live=False)
+        self.wizard.confirm(self.STEP_ID, verified_live=False)
         self._show_confirmation(False)
 
     def action_details(self) -> None:
-        for check_id in ACCESS_IDS:
+        for check_id in self.watch_ids:
             result = self.wizard.results.get(check_id)
             if result is not None and result.status != Status.PASS:
                 self.app.push_screen(CheckDetailDialog(result))
                 return
-        result = self.wizard.results.get(ACCESS_IDS[0])
+        result = self.wizard.results.get(self.watch_ids[0])
         if result is not None:
             self.app.push_screen(CheckDetailDialog(result))
 
     def action_open_entra(self) -> None:
-        self.app.open_url(get_step(self.STEP_ID).link)
+        self.app.open_url(self.step.link)
 
-    def action_demo_give_access(self) -> None:
-        self.query_one("#portal-status", Static).update(plain(self.wizard.demo_portal("give_access"),
-                                                              style="bold"))
+    def after_demo_action(self) -> None:
         self.start_watch()

@@ -1,41 +1,69 @@
-"""The frame every wizard step shares: header, purpose line, body, skipped-role warning, Back/Next."""
+"""The frame every wizard step shares: header, purpose line, body, skipped-role warning, Back/Next, and
+the step's demo action (key p, hint and status line) when the flow gives it one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
-from dex_tui.flow import get_step, leave_blocker, step_number
+from dex_tui.answers import Confirmation
+from dex_tui.flow import Step, default_flow
+from screens.text import plain
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
+
+DEMO_KEY = "p"
+
+
+def _flow_step(cls: type[StepScreen]) -> Step | None:
+    """The step a screen class shows, from its own declaration or the shipped flow."""
+    step: Step | None = cls.__dict__.get("FLOW_STEP")
+    if step is None and cls.STEP_ID and cls.STEP_ID in default_flow().ids():
+        step = default_flow().get(cls.STEP_ID)
+    return step
 
 
 class StepScreen(Screen[None]):
     """One step of the wizard. Subclasses set ``STEP_ID`` and implement :meth:`compose_body`."""
 
     STEP_ID: ClassVar[str] = ""
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="step.back"),
-        Binding("ctrl+n", "next", "Next", id="step.next"),
-        Binding("f1", "help", "Help", id="step.help"),
-        Binding("question_mark", "help", "Help", show=False, id="step.help_question"),
+    FLOW_STEP: ClassVar[Step | None] = None  # set on the classes made for steps of a flow the shipped one lacks
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="step.back", tooltip="back to the previous step, or close a dialog"),
+        Binding("ctrl+n", "next", "Next", id="step.next", tooltip="next step (when allowed)"),
+        Binding("f1", "help", "Help", id="step.help", tooltip="this help"),
+        Binding("question_mark", "help", "Help", show=False, id="step.help_question", tooltip="this help"),
     ]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A step with a demo action (``demo`` in the flow) gets its key, last in the footer."""
+        step = _flow_step(cls) if cls.STEP_ID else None
+        if step is not None and step.demo is not None:
+            own = list(cls.__dict__.get("BINDINGS", []))
+            if not any(isinstance(b, Binding) and b.action == "demo_action" for b in own):
+                cls.BINDINGS = [*own, Binding(DEMO_KEY, "demo_action", step.demo.label, id=f"{step.id}.demo")]
+        super().__init_subclass__(**kwargs)
 
     @property
     def wizard(self) -> WizardApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def step(self) -> Step:
+        """The step this screen shows, as the session's flow declares it."""
+        return self.wizard.core.flow.get(self.STEP_ID)
+
     def compose(self) -> ComposeResult:
-        step = get_step(self.STEP_ID)
-        number, total = step_number(self.STEP_ID, self.wizard.flow.answers.service)
+        step = self.step
+        number, total = self.wizard.core.flow.step_number(self.STEP_ID, self.wizard.flow.answers.service)
         self.sub_title = f"Step {number}/{total} · {step.title}"
         yield Header(icon="≡")
         with Vertical(id="step"):
@@ -54,6 +82,12 @@ class StepScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def demo_status(self) -> Static:
+        """The line under a step's body that shows its demo hint, then what the demo action did (empty
+        outside demo mode or for a step without one). Steps yield it last in their body."""
+        action = self.wizard.core.demo_action(self.STEP_ID)
+        return Static(self.step.demo.hint if action is not None and self.step.demo else "", id="portal-status")
+
     def next_label(self) -> str:
         return "Next ▶"
 
@@ -61,18 +95,39 @@ class StepScreen(Screen[None]):
         self.refresh_frame()
 
     def refresh_frame(self) -> None:
-        """Update the gate hint and the skipped-role warning from the app's state."""
+        """Update the gate hint and the skipped-role warning from the session's state."""
         reason = self.gate_reason()
         self.query_one("#gate", Static).update(Text(reason or "", style="italic"))
         self.query_one("#next", Button).disabled = bool(reason)
-        warning = self.wizard.skipped_roles_warning(self.STEP_ID)
+        lines = [role_warning(role, ack, short=True) for role, ack in self.wizard.core.skipped_roles_shown(self.STEP_ID)]
         banner = self.query_one("#skip-warning", Static)
-        banner.update(warning or "")
-        banner.display = bool(warning)
+        banner.update(Text("\n").join(lines) if lines else "")
+        banner.display = bool(lines)
 
     def gate_reason(self) -> str | None:
         """Why Next is disabled; steps with their own conditions extend this."""
-        return leave_blocker(self.STEP_ID, self.wizard.flow.answers, signed_in=self.wizard.session is not None)
+        return self.wizard.core.blocker(self.STEP_ID)
+
+    def results_changed(self) -> None:
+        """New check results arrived (steps that show results redraw them)."""
+
+    def report_exported(self) -> None:
+        """A report was written (the review shows it)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "demo_action":
+            return self.wizard.core.demo_action(self.STEP_ID) is not None
+        return True
+
+    def action_demo_action(self) -> None:
+        """Demo only: do in the fake tenant what this step's portal would (``demo`` in the flow)."""
+        done = self.wizard.core.perform_demo(self.STEP_ID)
+        if done:
+            self.query_one("#portal-status", Static).update(plain(done, style="bold"))
+            self.after_demo_action()
+
+    def after_demo_action(self) -> None:
+        """Hook: what the step does once its demo action changed the fake tenant (watching steps look again)."""
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
@@ -91,3 +146,16 @@ class StepScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.wizard.action_help()
+
+
+def role_warning(role: str, ack: Confirmation | None, *, short: bool = False) -> Text:
+    """What the experts cannot do without ``role`` (shared catalogue text), and who acknowledged it."""
+    from dex_tui.catalogue import catalogue
+
+    info = catalogue().role(role)
+    items = info.lost_actions or info.adds
+    text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}.",
+                 style="bold")
+    if ack is not None and not short:
+        text.append_text(plain(f" Acknowledged by {ack.by} at {ack.at}.", style="italic"))
+    return text

@@ -17,10 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
-from dex_tui.auth import SignInRequired
 from dex_tui.catalogue import catalogue
-from dex_tui.errors import CannotEvaluate, DexError, NetworkError, PermissionDenied
-from dex_tui.facts import TenantFacts
 from dex_tui.results import CheckResult, Group, Status
 from screens.text import plain, tenant
 
@@ -161,36 +158,6 @@ def _look(cells: Cells) -> tuple[object, ...]:
 def _group_of(check_id: str, results: dict[str, CheckResult]) -> Group:
     result = results.get(check_id)
     return result.group if result else catalogue().check(check_id).group
-
-
-def session_ended(facts: TenantFacts) -> bool:
-    """Whether reads failed because the saved sign-in no longer works (revoked, expired): the
-    operator must sign in again. (The core records such a read with kind "sign-in" and the error's
-    one line, which starts with the SignInRequired title.)"""
-    return any(not read.ok and read.kind == "sign-in" and read.error.startswith(SignInRequired.default_title)
-               for read in facts.reads.values())
-
-
-def failed_reads_error(facts: TenantFacts) -> DexError | None:
-    """One error for the dialog when some tenant reads failed (a 403, the network): which reads,
-    why, and what to do. None when every read worked. The dependent checks show 'unknown'."""
-    failed = [read for read in facts.reads.values() if not read.ok and read.kind not in ("skipped", "cancelled")]
-    if not failed:
-        return None
-    lines = [f"• {read.name.replace('_', ' ')}: {read.error}" for read in failed[:6]]
-    if len(failed) > 6:
-        lines.append(f"• and {len(failed) - 6} more (see each check's evidence)")
-    explanation = ("Some reads of your tenant failed, so the checks that need them say 'unknown':\n"
-                   + "\n".join(lines))
-    next_step = "Fix what each line says, then press r to run the checks again."
-    title = "Some checks could not read your tenant"
-    if any(read.status in (401, 403) for read in failed):
-        return PermissionDenied(explanation, title=title, next_step="Grant the missing permission or role named "
-                                "above (an administrator may have to consent), then press r to run the checks again.")
-    if all(read.kind in ("network", "throttled") for read in failed):
-        return NetworkError(explanation, title=title, next_step="Check the network or wait a minute, then press r "
-                            "to run the checks again.")
-    return CannotEvaluate(explanation, title=title, next_step=next_step)
 
 
 def summary_text(result: CheckResult | None, check_id: str | None) -> Text:

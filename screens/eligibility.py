@@ -8,7 +8,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from dex_tui.flow import step_settling
 from dex_tui.results import CheckResult
 from screens.base import StepScreen
 from screens.checks_view import CheckDetailDialog, ChecksTable, checks_for, summary_text
@@ -35,10 +34,10 @@ class EligibilityScreen(StepScreen):
         table = self.query_one("#checks", ChecksTable)
         service = wizard.flow.answers.service
         ids = checks_for(service)
-        later = {i: step.title for i in ids if (step := step_settling(i, service)) is not None}
+        later = {i: step.title for i in ids if (step := wizard.core.flow.step_settling(i, service)) is not None}
         table.show(ids, wizard.results, running=wizard.checks_running, later=later)
         self.query_one("#checks-progress", Static).update(
-            progress_text(wizard.results, ids, wizard.checks_running, wizard.checked_at, later))
+            progress_text(wizard.results, ids, wizard.checks_running, wizard.core.checked_at, later))
         self._show_summary()
         self.refresh_frame()
 
@@ -46,7 +45,7 @@ class EligibilityScreen(StepScreen):
     def _show_summary(self) -> None:
         table = self.query_one("#checks", ChecksTable)
         check_id = table.selected_id()
-        self.query_one("#check-summary", Static).update(summary_text(self.wizard.results.get(check_id), check_id))
+        self.query_one("#check-summary", Static).update(summary_text(self.wizard.results.get(check_id or ""), check_id))
 
     @on(DataTable.RowSelected, "#checks")
     def _open_detail(self, event: DataTable.RowSelected) -> None:

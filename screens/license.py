@@ -6,8 +6,6 @@ own confirmation (who, when) is what the ``experts.license`` check and the repor
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,8 +13,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Button, Label, Static
 
-from dex_tui.engine import LICENCE_CHECKS
-from dex_tui.flow import get_step
 from dex_tui.results import CheckResult
 from screens.text import plain, tenant
 from screens.watch import WatchingStep
@@ -25,21 +21,16 @@ INTRO = ("Defender Experts is bought through your Microsoft account team (your C
          "Once it is transacted, the licence shows in the Microsoft 365 admin center.")
 
 
-DEMO_HINT = "Demo: p places the order in the fake tenant, as the admin center would."
-
-
 class LicenseScreen(WatchingStep):
     STEP_ID = "license"
-    WATCH_IDS = LICENCE_CHECKS
     BINDINGS = [
         Binding("o", "open_admin_center", "Open center", id="license.open"),
         Binding("w", "toggle_watch", "Watch", id="license.watch"),
         Binding("r", "look_now", "Look", id="license.look"),
-        Binding("p", "demo_order", "Place order", id="license.demo_order"),
     ]
 
     def compose_body(self) -> ComposeResult:
-        step = get_step(self.STEP_ID)
+        step = self.step
         with VerticalScroll(id="license-scroll"):
             yield Static(plain(INTRO), classes="step-text")
             yield Static(plain(f"In the {step.link_label}: ", style="bold") + plain(step.portal_path),
@@ -50,7 +41,7 @@ class LicenseScreen(WatchingStep):
             yield Label("Your confirmation", classes="field-label")
             yield Static("", id="license-confirmation")
             yield Button("I confirm the order is placed", id="confirm-license", variant="primary", compact=True)
-            yield Static(DEMO_HINT if self.wizard.fake_cloud is not None else "", id="portal-status")
+            yield self.demo_status()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -58,11 +49,6 @@ class LicenseScreen(WatchingStep):
         self.watch_changed("Starting to watch…")
         self.start_watch()
         self.query_one("#confirm-license", Button).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "demo_order":
-            return self.wizard.fake_cloud is not None
-        return True
 
     def watch_done(self, results: list[CheckResult]) -> bool:
         """Stop once a Defender Experts-looking subscription is seen (or the order was confirmed)."""
@@ -109,16 +95,12 @@ class LicenseScreen(WatchingStep):
     def _confirm(self) -> None:
         result = self.wizard.results.get("experts.license")
         hints = list(result.evidence.get("hint_subscriptions") or []) if result else []
-        self.wizard.set_answers(replace(self.wizard.flow.answers, license=self.wizard.confirmation()))
-        self.wizard.record("license_confirmed", service=self.wizard.flow.answers.service, seen_in_tenant=hints)
-        self.wizard.reevaluate()
+        self.wizard.confirm(self.STEP_ID, service=self.wizard.flow.answers.service, seen_in_tenant=hints)
         self._show_confirmation()
         self.query_one("#next").focus()
 
     def action_open_admin_center(self) -> None:
-        self.app.open_url(get_step(self.STEP_ID).link)
+        self.app.open_url(self.step.link)
 
-    def action_demo_order(self) -> None:
-        self.query_one("#portal-status", Static).update(plain(self.wizard.demo_portal("order_licence"),
-                                                              style="bold"))
+    def after_demo_action(self) -> None:
         self.start_watch()

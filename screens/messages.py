@@ -5,12 +5,16 @@ Workers never touch widgets: they build one of these and call ``post_message`` (
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from dex_tui.errors import DexError
 from dex_tui.results import CheckResult
+
+if TYPE_CHECKING:  # the sign-in stack loads after the first screen
+    from dex_tui.auth import CachedAccount, DeviceCodePrompt
+    from dex_tui.auth import SignedIn as SignedInAs
 
 
 class WorkerFailed(Message):
@@ -25,7 +29,7 @@ class WorkerFailed(Message):
 class AccountsFound(Message):
     """Cached accounts that can sign in silently (possibly none), and notices about the token cache."""
 
-    def __init__(self, accounts: list[Any], notices: list[str]) -> None:
+    def __init__(self, accounts: list[CachedAccount], notices: list[str]) -> None:
         super().__init__()
         self.accounts = accounts
         self.notices = notices
@@ -34,7 +38,7 @@ class AccountsFound(Message):
 class DeviceCodeIssued(Message):
     """A device code to show: user code, verification URL and when it expires (epoch seconds)."""
 
-    def __init__(self, code: Any) -> None:
+    def __init__(self, code: DeviceCodePrompt) -> None:
         super().__init__()
         self.code = code
 
@@ -50,7 +54,7 @@ class SignInCancelled(Message):
 class SignedIn(Message):
     """Sign-in finished: the runtime session and who signed in."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: SignedInAs) -> None:
         super().__init__()
         self.session = session
 

@@ -18,8 +18,8 @@ from textual.widgets import Checkbox, Label, Static
 
 from dex_tui.answers import OPTIONAL_ROLES
 from dex_tui.catalogue import catalogue
-from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, get_step
-from screens.base import StepScreen
+from dex_tui.flow import SKIP_ACKNOWLEDGEMENT
+from screens.base import StepScreen, role_warning
 from screens.dialogs import SkipRoleDialog
 from screens.text import plain
 from screens.toggles import TickBox
@@ -35,20 +35,16 @@ def role_label(role: str, granted: bool | None) -> str:
     return f"{info.label} · {info.level} · {state}"
 
 
-DEMO_HINT = "Demo: p selects Give access in the fake tenant, as the Defender portal would."
-
-
 class PermissionsScreen(StepScreen):
     STEP_ID = "permissions"
     BINDINGS = [
         Binding("o", "open_portal", "Open portal", id="permissions.open"),
-        Binding("p", "demo_portal", "Give access", id="permissions.demo_portal"),
     ]
 
     def compose_body(self) -> ComposeResult:
         roles = catalogue().roles
         answers = self.wizard.flow.answers
-        step = get_step(self.STEP_ID)
+        step = self.step
         with VerticalScroll(id="permissions-scroll"):
             yield Label("Always granted", classes="field-label")
             yield TickBox("Service provider access · required", value=True, disabled=True,
@@ -69,17 +65,12 @@ class PermissionsScreen(StepScreen):
             yield Static("", id="role-warnings")
             yield Static(plain(f"Then in the {step.link_label}: ", style="bold") + plain(step.portal_path),
                          id="portal-path")
-            yield Static(DEMO_HINT if self.wizard.fake_cloud is not None else "", id="portal-status")
+            yield self.demo_status()
 
     def on_mount(self) -> None:
         super().on_mount()
         self._show_warnings()
         self.query_one("#role-security_operator", Checkbox).focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "demo_portal":
-            return self.wizard.fake_cloud is not None
-        return True
 
     def gate_reason(self) -> str | None:
         """Undecided roles do not block: Next asks about each unticked one."""
@@ -123,7 +114,7 @@ class PermissionsScreen(StepScreen):
             ack = answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])
             if text.plain:
                 text.append("\n")
-            text.append_text(self.wizard.role_warning(role, ack))
+            text.append_text(role_warning(role, ack))
         widget = self.query_one("#role-warnings", Static)
         widget.update(text)
         widget.display = bool(text.plain)
@@ -137,7 +128,4 @@ class PermissionsScreen(StepScreen):
         self.wizard.go_next()
 
     def action_open_portal(self) -> None:
-        self.app.open_url(get_step(self.STEP_ID).link)
-
-    def action_demo_portal(self) -> None:
-        self.query_one("#portal-status", Static).update(plain(self.wizard.demo_portal("give_access"), style="bold"))
+        self.app.open_url(self.step.link)

@@ -70,7 +70,7 @@ def build_app(walkthrough: Walkthrough) -> WizardApp:
     frozen = datetime.fromisoformat(scenario.now.replace("Z", "+00:00")).timestamp()
     app = WizardApp(Settings(demo=scenario.name, state_dir=STATE_DIR), restart=True, fake_cloud=FakeCloud(scenario),
                     clock=lambda: frozen)
-    app.flow = replace(app.flow, answers=replace(app.flow.answers, service=walkthrough.service))
+    app.core.state = replace(app.core.state, answers=replace(app.core.state.answers, service=walkthrough.service))
     return app
 
 

@@ -9,34 +9,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from dex_tui.answers import Answers
+from dex_tui.answers import Answers, role_label
 from dex_tui.catalogue import CHECK_IDS
-from dex_tui.flow import SKIP_ACKNOWLEDGEMENT
+from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
 from dex_tui.report import VERDICT_TEXT, verdict_for
 from dex_tui.results import CheckResult, Status
-from screens.base import StepScreen
+from screens.base import StepScreen, role_warning
 from screens.checks_view import CheckDetailDialog, badge, checks_for
 from screens.text import plain, tenant
-
-NEXT_STEPS = {
-    "xdr": [
-        "Wait for the welcome email from the Defender Experts team: its link opens the Defender Experts settings "
-        "(Microsoft Defender portal > Settings > Defender Experts > Get started).",
-        "There, add notification contacts (incident notification, service review), optionally a Teams channel "
-        "(needs Security Administrator and a Teams licence), and device or user group exclusions.",
-        "Open the readiness assessment (Settings > Defender Experts > Service status) and do the actions marked "
-        "'Complete now' first; it can take up to 24 hours to refresh.",
-        "Run this wizard (or dex-tui check) again after any change: the live checks show what changed.",
-    ],
-    "hunting": [
-        "Wait for the welcome email and select Log into Microsoft Defender; take the quick tour.",
-        "Add notification contacts (System > Settings > Defender Experts > Notification contacts); Microsoft's "
-        "MSSP guide says this may need Global Administrator.",
-        "Create an email notification rule for incidents from Microsoft Defender Experts, and optionally the "
-        "Teams notifications channel (Settings > Defender Experts > Teams).",
-        "Generate a sample notification (Settings > Defender Experts > Sample notifications) to see one arrive.",
-    ],
-}
 
 
 class ReviewScreen(StepScreen):
@@ -77,17 +57,17 @@ class ReviewScreen(StepScreen):
         verdict = verdict_text(results, wizard.checks_running, len(ids))
         self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
         self.query_one("#warnings", Static).update(self._warnings(results, answers))
-        self.query_one("#decisions", Static).update(decisions_text(answers))
+        self.query_one("#decisions", Static).update(decisions_text(answers, wizard.core.flow))
         self.query_one("#all-checks", Static).update(checks_text(results))
         self._show_report_status()
-        steps = NEXT_STEPS[answers.service]
+        steps = wizard.core.flow.next_steps(answers.service)
         self.query_one("#next-steps", Static).update(
             plain("\n".join(f"{n}. {line}" for n, line in enumerate(steps, start=1))))
         self.refresh_frame()
 
     def _tenant_label(self) -> Text:
         """Which tenant the verdict is about (its name and default domain, as Graph reported them)."""
-        checker = self.wizard.checker
+        checker = self.wizard.core.checker
         org = checker.facts.get("organization") if checker is not None else None
         if org is None or not org.display_name:
             return Text("")
@@ -97,7 +77,7 @@ class ReviewScreen(StepScreen):
     def _warnings(self, results: list[CheckResult], answers: Answers) -> Text:
         text = Text()
         for role in answers.skipped_roles() if answers.service == "xdr" else []:
-            text.append_text(self.wizard.role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])))
+            text.append_text(role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])))
             text.append("\n")
         for result in results:
             if result.status in (Status.FAIL, Status.WARN, Status.UNKNOWN) and result.id != "experts.roles":
@@ -112,10 +92,10 @@ class ReviewScreen(StepScreen):
     def _show_report_status(self) -> None:
         wizard = self.wizard
         text = plain("e exports the readiness report (JSON, Markdown or HTML).")
-        for path, fmt in wizard.exports:
+        for path, fmt in wizard.core.exports:
             text.append_text(plain(f"\n✔ Exported {fmt}: ") + tenant(path, limit=400))
-        text.append_text(plain("\nAudit trail (who decided what, when): ") + tenant(str(wizard.audit.path), limit=400))
-        text.append_text(plain("\nProgress file: ") + tenant(str(wizard.store.path), limit=400))
+        text.append_text(plain("\nAudit trail (who decided what, when): ") + tenant(str(wizard.core.audit.path), limit=400))
+        text.append_text(plain("\nProgress file: ") + tenant(str(wizard.core.progress_store.path), limit=400))
         self.query_one("#report-status", Static).update(text)
 
     def action_export(self) -> None:
@@ -150,22 +130,24 @@ def verdict_text(results: list[CheckResult], running: bool, expected: int) -> Te
     return plain(f"{mark} {VERDICT_TEXT[verdict]}", style=style)
 
 
-def decisions_text(answers: Answers) -> Text:
-    """What the operator recorded: service, terms, licence, roles and acknowledgements, access."""
+def decisions_text(answers: Answers, flow: Flow) -> Text:
+    """What the operator recorded: the service, each step's confirmation (``confirms`` in the flow, in
+    its order), and on the roles step the roles and acknowledgements."""
     service = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}[answers.service]
     lines = [plain(f"Service: {service}")]
-    for label, confirmation in (("Terms accepted", answers.terms), ("Licence order confirmed", answers.license),
-                                ("Access given (manual confirmation)", answers.access)):
-        if confirmation is not None:
-            lines.append(plain(f"{label}: ") + tenant(confirmation.by) + plain(f" at {confirmation.at}"))
-        elif label.startswith("Access"):
+    for step in flow.confirming_steps():
+        confirms, confirmation = step.confirms, answers.confirmation(step.id)
+        if confirms is None:
             continue
-        else:
-            lines.append(plain(f"{label}: not recorded", style="italic"))
-    if answers.service == "xdr":
+        if confirmation is not None:
+            lines.append(plain(f"{confirms.label}: ") + tenant(confirmation.by) + plain(f" at {confirmation.at}"))
+        elif confirms.review == "always" and step.applies_to(answers.service):
+            lines.append(plain(f"{confirms.label}: not recorded", style="italic"))
+    roles_step = flow.roles_step()
+    if roles_step is not None and flow.get(roles_step).applies_to(answers.service):
         lines.append(plain("Roles: Security reader (required)"))
         for role, granted in answers.roles.items():
-            label = role.replace("_", " ").capitalize()
+            label = role_label(role)
             state = {True: "granted", False: "skipped", None: "not decided"}[granted]
             line = plain(f"  {label}: {state}")
             ack = answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])

@@ -32,7 +32,6 @@ from dex_tui.auth import (
     SignInRequired,
     SignInRetry,
 )
-from dex_tui.flow import get_step
 from screens import messages as msg
 from screens.base import StepScreen
 from screens.links import allowed_link
@@ -139,8 +138,8 @@ class SignInScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="signin-scroll"):
-            if self.wizard.notice:
-                yield Static(plain(self.wizard.notice), id="notice")
+            if self.wizard.core.notice:
+                yield Static(plain(self.wizard.core.notice), id="notice")
             yield Static("", id="signin-status")
             yield Static("", id="browser-note")
             yield OptionList(id="accounts")
@@ -175,7 +174,7 @@ class SignInScreen(StepScreen):
         if action in ("copy_address", "open_again"):
             return self.state == "browser" and self._shown_url() is not None
         if action == "demo_approve":
-            return waiting and self.wizard.fake_cloud is not None
+            return waiting and self.wizard.core.demo is not None
         if action == "new_code":
             return self.state in ("stopped", "accounts")
         if action == "browser":
@@ -207,7 +206,7 @@ class SignInScreen(StepScreen):
     def _prepare(self) -> None:
         self._set_state("preparing")
         self._status("Preparing sign-in…")
-        self.wizard.ensure_runtime()  # built on the UI thread (no network) before a worker uses it
+        _ = self.wizard.runtime  # built on the UI thread (no network) before a worker uses it
         self._find_options(self.wizard.settings.is_demo, self.wizard.browser_allowed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
@@ -313,7 +312,7 @@ class SignInScreen(StepScreen):
         notice.update(plain("\n".join(message.notices), style="italic"))
         notice.display = bool(message.notices)
         # The cached sign-in just stopped working: no account picker, a new sign-in.
-        accounts = [] if self.wizard.needs_new_code else message.accounts
+        accounts = [] if self.wizard.core.needs_new_code else message.accounts
         if not accounts and not self.browser.allowed:
             self._start_device_code()
             return
@@ -381,7 +380,7 @@ class SignInScreen(StepScreen):
         self.query_one("#user-code", Static).update(tenant(spaced_code(prompt.user_code), style="bold", limit=80))
         self.query_one("#code-panel").display = True
         note = "The previous code expired; here is a new one. " if renewed else ""
-        demo = " Demo: press a to approve." if self.wizard.fake_cloud is not None else ""
+        demo = " Demo: press a to approve." if self.wizard.core.demo is not None else ""
         self._status(f"{note}Waiting for you to sign in… Esc cancels.{demo}")
         self._set_state("waiting")
         self._tick()
@@ -469,9 +468,10 @@ class SignInScreen(StepScreen):
     def _show_signed_in(self, signed: SignedIn) -> None:
         self._hide_panels()
         self.query_one("#browser-note").display = False
-        following = get_step(self.wizard.resume_to).title if self.wizard.resume_to else "the live checks"
+        resume = self.wizard.core.resume_to
+        following = self.wizard.core.flow.get(resume).title if resume else "the live checks"
         self._status(plain("✔ Signed in. ", style="bold") + plain(f"Next ▶ (Enter) goes on to {following}."))
-        self.query_one("#who", Static).update(who_text(signed, self.wizard.cloud_note()))
+        self.query_one("#who", Static).update(who_text(signed, self.wizard.core.cloud_note()))
         self._set_state("signed_in")
         self.query_one("#next").focus()
 
@@ -509,9 +509,9 @@ class SignInScreen(StepScreen):
             self._start_browser()
 
     def action_demo_approve(self) -> None:
-        cloud = self.wizard.fake_cloud
-        if cloud is not None and self.state == "waiting":
-            cloud.approve_device_code()
+        demo = self.wizard.core.demo
+        if demo is not None and self.state == "waiting":
+            demo.approve_device_code()
             self._status("Demo: sign-in approved at the (fake) verification page. Finishing…")
 
     def action_back(self) -> None:
@@ -522,7 +522,7 @@ class SignInScreen(StepScreen):
         super().action_back()
 
     def next_label(self) -> str:
-        resume = self.wizard.resume_to
+        resume = self.wizard.core.resume_to
         return "Continue ▶" if resume else "Next ▶"
 
 

@@ -10,7 +10,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static
 
 from dex_tui.assets import asset_path
-from dex_tui.flow import get_step
 from screens.base import StepScreen
 from screens.text import plain
 
@@ -64,10 +63,10 @@ class TermsScreen(StepScreen):
     def _accept(self) -> None:
         if not self.reached_end:
             return
-        self.wizard.accept_terms()
+        self.wizard.confirm(self.STEP_ID, service=self.wizard.flow.answers.service)
         self._show_status()
         self.refresh_frame()
         self.query_one("#next").focus()
 
     def action_open_terms(self) -> None:
-        self.app.open_url(get_step(self.STEP_ID).link)
+        self.app.open_url(self.step.link)

@@ -24,14 +24,16 @@ def pause_after(round_number: int) -> float:
 
 
 class WatchingStep(StepScreen):
-    """A step that watches ``WATCH_IDS`` until :meth:`watch_done`."""
-
-    WATCH_IDS: tuple[str, ...] = ()
+    """A step that watches the checks its flow entry names (``watches``) until :meth:`watch_done`."""
 
     def __init__(self) -> None:
         super().__init__()
         self.watching = False
         self.rounds = 0
+
+    @property
+    def watch_ids(self) -> tuple[str, ...]:
+        return self.step.watches
 
     def start_watch(self) -> None:
         """(Re)start watching with a look right now."""
@@ -58,9 +60,12 @@ class WatchingStep(StepScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
     def _watch(self) -> None:
         worker = get_current_worker()
+
+        def round_done(results: list[CheckResult]) -> None:
+            self.post_message(msg.WatchUpdate(self.STEP_ID, results))
+
         try:
-            self.wizard.watch_checks(self.WATCH_IDS, self.watch_done,
-                                     lambda results: self.post_message(msg.WatchUpdate(self.STEP_ID, results)),
+            self.wizard.watch_checks(self.watch_ids, self.watch_done, round_done,
                                      is_cancelled=lambda: worker.is_cancelled)
         except Interrupted:
             return

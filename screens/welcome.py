@@ -40,8 +40,8 @@ class WelcomeScreen(StepScreen):
             yield Static(plain(f"DEMO MODE: a built-in fake tenant (scenario '{wizard.settings.demo}'). Nothing "
                                "leaves this machine. Press a to approve sign-in, p to play portal actions."),
                          id="demo-banner")
-        if wizard.notice:
-            yield Static(plain(wizard.notice), id="notice")
+        if wizard.core.notice:
+            yield Static(plain(wizard.core.notice), id="notice")
         with VerticalScroll(id="welcome-scroll"):
             yield Static(plain(INTRO), id="intro")
             yield Label("Service", classes="field-label")
@@ -51,14 +51,14 @@ class WelcomeScreen(StepScreen):
             yield Label("Cloud", classes="field-label")
             options = [("Detect from the tenant (recommended)", DETECT)]
             options += [(get_cloud(name).label, name) for name in CLOUD_NAMES]
-            yield Select(options, value=wizard.cloud_choice or DETECT, allow_blank=False, id="cloud",
+            yield Select(options, value=wizard.core.cloud_choice or DETECT, allow_blank=False, id="cloud",
                          compact=True)
             yield Static("", id="availability")
             yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
             placeholder = "contoso.onmicrosoft.com"
-            if wizard.fake_cloud is not None:
-                placeholder = f"the demo tenant, {wizard.fake_cloud.scenario.initial_domain}"
-            yield Input(value=wizard.tenant_choice or "", placeholder=placeholder, id="tenant",
+            if wizard.core.demo is not None:
+                placeholder = f"the demo tenant, {wizard.core.demo.initial_domain}"
+            yield Input(value=wizard.core.tenant_choice or "", placeholder=placeholder, id="tenant",
                         compact=True, disabled=wizard.settings.is_demo)
             yield Static("", id="tenant-error")
 

@@ -214,7 +214,7 @@ async def test_the_wizard_says_when_a_decision_could_not_be_recorded(state_dir: 
     app.notifications_enabled = True
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await sign_in(app, pilot)
-        app.accept_terms()
+        app.confirm("terms", service="xdr")
         await pilot.pause()
         messages = [str(n.message) for n in app._notifications]
         assert any(m.startswith("Not recorded in the audit trail: the decision 'terms_accepted' could not be "
@@ -417,11 +417,11 @@ async def test_choosing_a_tenant_another_wizard_has_open_changes_nothing(state_d
             expected = f"another dex-tui (PID {other.pid}) has the tenant 'contoso.onmicrosoft.com'"
             await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog)
                            and expected in " ".join(screen_text(app).split()))
-            assert app.tenant_choice is None and app.store.key == "organizations" and app.store.locked
+            assert app.core.tenant_choice is None and app.core.store.key == "organizations" and app.core.store.locked
             await pilot.press("escape")
             await pilot.press("ctrl+c")
         assert app.return_value == 130
-    assert not app.store.locked  # given back when the wizard ended
+    assert not app.core.store.locked  # given back when the wizard ended
 
 
 def _read_pty(fd: int, sink: list[bytes], stop: threading.Event) -> None:

@@ -308,7 +308,7 @@ def test_ctrl_c_escaping_the_wizard_keeps_progress_and_exits_130(state_dir: Path
     from dex_tui.progress import Progress, ProgressStore
     from screens.app import WizardApp
 
-    saved = Progress(step="terms", answers=Answers(license=Confirmation(by="me@contoso.com", at=NOW)),
+    saved = Progress(step="terms", answers=Answers(confirmations={"license": Confirmation(by="me@contoso.com", at=NOW)}),
                      completed=("welcome", "signin", "eligibility"))
     ProgressStore(state_dir, "demo-ready").save(saved)
 

@@ -65,7 +65,7 @@ READY_VALUES: dict[str, Any] = {
     "machines": DeviceCounts(212, MappingProxyType({"Active": 200, "Inactive": 12}), 1),
     "av_info": AvModeCounts(MappingProxyType({"active": 212}), 212, 1),
 }
-CONFIRMED = Answers(terms=WHO, license=WHO, roles={"security_operator": True, "security_administrator": True})
+CONFIRMED = Answers(confirmations={"terms": WHO, "license": WHO}, roles={"security_operator": True, "security_administrator": True})
 
 
 def make_facts(cloud: str = "commercial", detected: bool = False, **values: Any) -> TenantFacts:

@@ -12,15 +12,18 @@ import pytest
 from dex_tui.answers import Answers, Confirmation
 from dex_tui.catalogue import CHECK_IDS
 from dex_tui.demo import FakeCloud, load_scenario
-from dex_tui.engine import ACCESS_CHECKS, LICENCE_CHECKS, Checker, client_for, cloud_of, run_checks
+from dex_tui.engine import Checker, client_for, cloud_of, run_checks
 from dex_tui.errors import Interrupted
+from dex_tui.flow import get_step
 from dex_tui.headless_signin import headless_sign_in
 from dex_tui.results import Status
 from dex_tui.runtime import Runtime
 from dex_tui.settings import resolve_settings
 
+LICENCE_CHECKS = get_step("license").watches  # the checks each wizard step watches
+ACCESS_CHECKS = get_step("access").watches
 WHO = Confirmation("admin@contoso.onmicrosoft.com", "2025-06-02T09:10:00Z")
-CONFIRMED = Answers(terms=WHO, license=WHO, roles={"security_operator": True, "security_administrator": True})
+CONFIRMED = Answers(confirmations={"terms": WHO, "license": WHO}, roles={"security_operator": True, "security_administrator": True})
 
 
 def signed_in(scenario: str, *faults: dict[str, Any], latency_ms: int = 0) -> tuple[Runtime, FakeCloud]:

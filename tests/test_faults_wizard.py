@@ -94,9 +94,9 @@ async def test_access_token_expiring_at_the_server_is_refreshed_silently(state_d
     async with app.run_test(size=(80, 24)) as pilot:
         await _to_eligibility(app, pilot)
         before = dict(app.results)
-        app.fake_cloud.expire_access_tokens()
+        app.core.demo.cloud.expire_access_tokens()
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.check_run >= 2 and not app.checks_running, timeout=10)
+        await wait_for(pilot, lambda: app.core.check_run >= 2 and not app.checks_running, timeout=10)
         await pilot.pause()
         assert not isinstance(app.screen, ErrorDialog)
         assert {i: r.status for i, r in app.results.items()} == {i: r.status for i, r in before.items()}
@@ -112,9 +112,9 @@ async def test_revoked_refresh_token_goes_back_to_sign_in_then_on(state_dir: Pat
     app = _app(state_dir, load_scenario("ready").with_knobs(token_lifetime=120), sleeps)
     async with app.run_test(size=(80, 24)) as pilot:
         await _to_eligibility(app, pilot)
-        app.fake_cloud.revoke_refresh_tokens()
+        app.core.demo.cloud.revoke_refresh_tokens()
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.flow.step == "signin" or app.resume_to == "eligibility"
+        await wait_for(pilot, lambda: app.flow.step == "signin" or app.core.resume_to == "eligibility"
                        or shown(app, ErrorDialog), timeout=10)
         await wait_for(pilot, lambda: getattr(app.screen, "STEP_ID", "") == "signin"
                        or shown(app, ErrorDialog), timeout=10)
@@ -124,7 +124,7 @@ async def test_revoked_refresh_token_goes_back_to_sign_in_then_on(state_dir: Pat
             await pilot.press("escape")
         await wait_for(pilot, lambda: getattr(app.screen, "STEP_ID", "") == "signin", timeout=5)
         # The demo approves the new device code; once signed in, Next goes back to the eligibility step.
-        await wait_for(pilot, lambda: app.session is not None and len(app.fake_cloud.tokens.device_codes) == 2,
+        await wait_for(pilot, lambda: app.session is not None and len(app.core.demo.cloud.tokens.device_codes) == 2,
                        timeout=10)
         await wait_for(pilot, lambda: not app.checks_running and len(app.results) >= 17, timeout=10)
         assert all(r.status.value != "unknown" or r.id.startswith("experts.") for r in app.results.values())

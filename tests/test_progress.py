@@ -17,7 +17,7 @@ def _store(state_dir: Path, key: str = "contoso.onmicrosoft.com") -> ProgressSto
 
 
 def _answers() -> Answers:
-    return Answers(service="xdr", terms=Confirmation("admin@contoso.com", "2026-11-24T09:00:00Z")).with_role(
+    return Answers(service="xdr", confirmations={"terms": Confirmation("admin@contoso.com", "2026-11-24T09:00:00Z")}).with_role(
         "security_operator", False)
 
 

@@ -79,7 +79,7 @@ def mixed_report() -> dict:
         user_count=ReadResult("user_count", error="GET /users/$count was refused (403). " + HOSTILE, kind="http",
                               status=403, permission="User.ReadBasic.All"),
     )
-    answers = Answers(terms=Confirmation(HOSTILE, "2025-06-02T09:10:00Z"),
+    answers = Answers(confirmations={"terms": Confirmation(HOSTILE, "2025-06-02T09:10:00Z")},
                       roles={"security_operator": False, "security_administrator": None})
     results = evaluate(facts, answers)
     return build_report(results, facts, answers, demo="ready", generated_at="2025-06-02T10:00:00Z")

@@ -209,7 +209,7 @@ async def _walk_and_export(app: Any, pilot: Any, exports: Path, screens: list[st
     screens.append(screen_text(app))
     app.export_report(str(exports / "report.md"), "markdown")
     app.export_report(str(exports / "report.html"), "html")
-    await wait_for(pilot, lambda: len(app.exports) == 2, timeout=10)
+    await wait_for(pilot, lambda: len(app.core.exports) == 2, timeout=10)
     screens.append(screen_text(app))
     screens.append(app.export_screenshot())  # what a snapshot test would store
     await export_and_finish(app, pilot, exports / "report.json")

@@ -90,9 +90,9 @@ def answers_before(step: str, choices: Choices, operator: str) -> Answers:
     confirmed = Confirmation(by=operator, at=NOW)
     answers = Answers(service=choices.service)
     if "terms" in done:
-        answers = replace(answers, terms=confirmed)
+        answers = answers.confirmed("terms", confirmed)
     if "license" in done and choices.confirm_licence:
-        answers = replace(answers, license=confirmed)
+        answers = answers.confirmed("license", confirmed)
     if "permissions" in done:
         granted = {"security_operator": choices.operator, "security_administrator": choices.administrator}
         answers = replace(answers, roles=dict(granted), acknowledgements={
@@ -111,7 +111,7 @@ def save_progress(scenario: str, step: str, choices: Choices) -> None:
 
 async def resume(app: WizardApp, pilot: Pilot[Any], step: str) -> None:
     """The resumed wizard opens on Sign in: sign in, Continue, and settle on ``step``."""
-    assert app.resume_to == step, f"the saved progress did not resume at {step!r}"
+    assert app.core.resume_to == step, f"the saved progress did not resume at {step!r}"
     await reach(app, pilot, "signin")
     await _settle(app, pilot, "signin")
     await pilot.press("ctrl+n")

@@ -152,7 +152,7 @@ async def test_terms_accept_only_after_scrolling_and_recorded(state_dir: Path) -
         assert app.flow.answers.terms.by == "admin@contoso.onmicrosoft.com"
         assert app.flow.answers.terms.at == NOW
         assert "Accepted by admin@contoso.onmicrosoft.com" in screen_text(app)
-        records = app.audit.read()
+        records = app.core.audit.read()
         assert [r["event"] for r in records] == ["terms_accepted"]
         assert records[0]["tenant_id"] == "8c1f4b2e-6a3d-4e5f-9b70-2d4c6e8a0f13"
 
@@ -240,7 +240,7 @@ async def test_resume_after_sign_in_and_restart(state_dir: Path) -> None:
         assert fresh.screen.STEP_ID == "welcome"
         assert "you were on" not in screen_text(fresh)
     assert not (state_dir / "progress" / "demo-ready.json").exists()
-    assert fresh.audit.read()[-1]["event"] == "progress_restarted"
+    assert fresh.core.audit.read()[-1]["event"] == "progress_restarted"
 
 
 async def test_corrupt_progress_is_set_aside_with_a_notice(state_dir: Path) -> None:
@@ -285,8 +285,8 @@ async def test_no_browser_over_ssh(monkeypatch, state_dir: Path) -> None:
 def test_demo_cloud_knobs_are_not_shared_between_apps(state_dir: Path) -> None:
     first = FakeCloud(load_scenario("ready"))
     app = WizardApp(Settings(demo="ready", state_dir=state_dir), fake_cloud=first)
-    assert app.fake_cloud is first
-    assert app.now_iso() == first.scenario.now
+    assert app.core.demo.cloud is first
+    assert app.core.now_iso() == first.scenario.now
 
 
 async def test_quitting_during_a_pending_sign_in_does_not_hang(state_dir: Path) -> None:
@@ -310,9 +310,9 @@ async def test_role_decisions_are_audited_when_made(state_dir: Path) -> None:
         app.decide_role("security_operator", False)  # no change: nothing new recorded
         app.decide_role("security_operator", True)
         await pilot.press("ctrl+c")  # quitting before Next keeps what was decided
-    events = [(r["event"], r["role"]) for r in app.audit.read()]
+    events = [(r["event"], r["role"]) for r in app.core.audit.read()]
     assert events == [("role_skipped", "security_operator"), ("role_granted", "security_operator")]
-    assert app.audit.read()[0]["acknowledged_by"] == "admin@contoso.onmicrosoft.com"
+    assert app.core.audit.read()[0]["acknowledged_by"] == "admin@contoso.onmicrosoft.com"
     saved = json.loads((state_dir / "progress" / "demo-ready.json").read_text())
     assert saved["answers"]["roles"] == {"security_operator": True}
     assert saved["answers"]["acknowledgements"] == {}

@@ -160,7 +160,7 @@ async def test_browser_choice_signs_in_and_goes_on_like_the_device_code(monkeypa
         assert app.session.method == "browser"
         assert len(browser.opened) == 1 and "code_challenge_method=S256" in browser.opened[0]
         assert cloud.tokens.device_codes == {}  # no device code was asked for
-        assert app.checker is not None  # the checks started, as after a device code
+        assert app.core.checker is not None  # the checks started, as after a device code
         await pilot.press("enter")
         await reach(app, pilot, "eligibility")
 

@@ -46,7 +46,7 @@ def test_applicable_step_maps_xdr_only_steps_for_hunting() -> None:
 
 def test_terms_gate() -> None:
     assert "Accept" in leave_blocker("terms", Answers())
-    assert leave_blocker("terms", Answers(terms=ME)) is None
+    assert leave_blocker("terms", Answers(confirmations={"terms": ME})) is None
 
 
 def test_sign_in_gate() -> None:
@@ -78,10 +78,10 @@ def test_flow_state_moves_and_refuses_with_a_reason() -> None:
     state = state.go_next()
     with pytest.raises(ValueError, match="Accept"):
         state.go_next()
-    state = FlowState(step="terms", answers=Answers(terms=ME)).go_next()
+    state = FlowState(step="terms", answers=Answers(confirmations={"terms": ME})).go_next()
     assert state.step == "license"
     assert state.go_back().step == "terms"
-    hunting = state.with_answers(Answers(service="hunting", terms=ME))
+    hunting = state.with_answers(Answers(service="hunting", confirmations={"terms": ME}))
     assert hunting.go_next().step == "review"
     on_permissions = FlowState(step="permissions")
     assert on_permissions.with_answers(Answers(service="hunting")).step == "review"

@@ -106,7 +106,7 @@ async def export_and_finish(app: WizardApp, pilot: Pilot[Any], target: Path, fmt
     app.screen.query_one("#export-path", Input).focus()
     await pilot.press("enter")
     await wait_for(pilot, lambda: target.exists(), timeout=10)
-    await wait_for(pilot, lambda: app.exports)
+    await wait_for(pilot, lambda: app.core.exports)
     await pilot.pause()
     assert "Exported" in screen_text(app)
     await pilot.press("ctrl+n")  # Finish
@@ -135,11 +135,11 @@ async def test_fresh_tenant_skipping_security_operator(state_dir: Path, tmp_path
     assert data["answers"]["roles"] == {"security_operator": False, "security_administrator": True}
     roles = {c["id"]: c for c in data["checks"]}["experts.roles"]
     assert roles["status"] == "warn" and "Isolate a device" in json.dumps(roles)
-    events = [(r["event"], r.get("role")) for r in app.audit.read()]
+    events = [(r["event"], r.get("role")) for r in app.core.audit.read()]
     assert events == [("terms_accepted", None), ("license_confirmed", None),
                       ("role_skipped", "security_operator"), ("role_granted", "security_administrator"),
                       ("report_exported", None)]
-    skipped = app.audit.read()[2]
+    skipped = app.core.audit.read()[2]
     assert skipped["acknowledged_by"] == "admin@contoso.onmicrosoft.com" and skipped["acknowledged_at"] == NOW
     assert "Isolate a device" in skipped["lost"]
 
@@ -160,7 +160,7 @@ async def test_fresh_tenant_skipping_security_administrator(state_dir: Path, tmp
         await export_and_finish(app, pilot, report, fmt_key=("down", "enter"))  # JSON -> Markdown
     assert app.return_value == 1
     assert report.read_text().startswith("#")
-    assert app.audit.read()[-1]["format"] == "markdown"
+    assert app.core.audit.read()[-1]["format"] == "markdown"
 
 
 async def test_ready_tenant_granting_everything_is_ready(state_dir: Path, tmp_path: Path) -> None:
@@ -232,4 +232,4 @@ async def test_quit_mid_way_and_resume_keeps_the_answers(state_dir: Path) -> Non
         await reach(again, pilot, "permissions")
         assert "skipped" in str(again.screen.query_one("#role-security_operator", Checkbox).label)
         await wait_for(pilot, lambda: not again.checks_running, timeout=15)
-    assert "role_skipped" in [r["event"] for r in again.audit.read()]
+    assert "role_skipped" in [r["event"] for r in again.core.audit.read()]

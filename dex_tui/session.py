@@ -1,0 +1,575 @@
+"""The wizard's session, headless: where the operator is, what they decided, who is signed in, the
+check results, and the files that keep them (progress, audit trail).
+
+The Textual App (``screens/app.py``) is a shell around one :class:`WizardSession`: it runs the blocking
+parts (sign-in, check runs, watches, report writes) in workers, feeds what they return back in through
+these methods, and draws. Everything the wizard decides is decided here, so it is tested without a
+terminal (``tests/test_session.py`` walks the XDR and the Hunting flows with Textual never imported) and
+other front ends (``dex-tui check``, a later SSH front end) can reuse it.
+
+Threading: every method runs on one thread (the UI's). The blocking ones say so (``run_checks``,
+``watch``); the App calls :meth:`CheckRun.execute` and :meth:`WizardSession.watch` from workers.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from dex_tui.answers import Answers, Confirmation, utc_now_iso
+from dex_tui.audit import AuditTrail, AuditWriteError, audit_path, events_for
+from dex_tui.errors import DexError, ExitCode
+from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow, FlowState, default_flow
+from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
+from dex_tui.settings import Settings
+
+if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first screen (start-up time)
+    from dex_tui.auth import SignedIn, SignInRequired
+    from dex_tui.demo import FakeCloud
+    from dex_tui.demo_controls import DemoControls
+    from dex_tui.engine import Checker
+    from dex_tui.facts import TenantFacts
+    from dex_tui.results import CheckResult
+    from dex_tui.runtime import Runtime
+    from dex_tui.token_cache import TokenCacheStore
+
+Notify = Callable[["Notice"], None]
+SESSION_ENDED_KIND = "session-ended"  # a read failed because the saved sign-in no longer works
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the operator should be told now (the App shows it as a toast)."""
+
+    text: str
+    severity: Literal["information", "warning", "error"] = "information"
+    timeout: float | None = None  # seconds on screen (None: the front end's default)
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """The saved sign-in stopped working (revoked or expired): the operator signs in again on ``step``,
+    then comes back to ``resume_to``. ``error`` is what to show."""
+
+    error: SignInRequired
+    step: str
+    resume_to: str | None
+    moved: bool = True  # False when the operator was on the sign-in step already
+
+
+@dataclass(frozen=True)
+class CheckRunEnd:
+    """How a check run ended: the session ended (sign in again), some reads failed (one error to show),
+    or neither."""
+
+    ended: SessionEnded | None = None
+    problem: DexError | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """Where :meth:`WizardSession.go_next` leads: ``blocked`` (the reason), ``finished`` (the exit code
+    of the run, as ``dex-tui check``) or on to ``step``."""
+
+    step: str | None = None
+    blocked: str | None = None
+    finished: int | None = None
+
+
+@dataclass
+class CheckRun:
+    """One run of every check, started by :meth:`WizardSession.begin_checks`."""
+
+    checker: Checker
+    number: int
+    answers: Answers
+
+    def execute(self, on_result: Callable[[CheckResult], None] | None = None,
+                is_cancelled: Callable[[], bool] | None = None) -> list[CheckResult]:
+        """Blocking (a worker thread): read the tenant and evaluate; ``on_result`` per result as it comes."""
+        return self.checker.run(self.answers, on_result=on_result, is_cancelled=is_cancelled)
+
+
+@dataclass
+class _Collected:
+    notices: list[Notice] = field(default_factory=list)
+
+    def __call__(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+
+def local_user() -> str:
+    try:
+        return f"local user {getpass.getuser()}"
+    except (OSError, KeyError):
+        return "local user"
+
+
+def session_ended(facts: TenantFacts) -> bool:
+    """Whether reads failed because the saved sign-in no longer works (the read's kind says so)."""
+    return any(not read.ok and read.kind == SESSION_ENDED_KIND for read in facts.reads.values())
+
+
+class WizardSession:
+    """One operator's run of the wizard over one flow (an edition's steps).
+
+    Holds the tenant's lock from construction to :meth:`close`: :class:`~dex_tui.progress.TenantInUse`
+    when another dex-tui has the tenant open.
+    """
+
+    def __init__(self, settings: Settings, *, flow: Flow | None = None, restart: bool = False,
+                 now_iso: Callable[[], str] | None = None, demo: DemoControls | None = None,
+                 fake_cloud: FakeCloud | None = None, cache_store: TokenCacheStore | None = None,
+                 graph_options: dict[str, Any] | None = None, notify: Notify | None = None) -> None:
+        """``demo`` (or ``fake_cloud``, wrapped) is the demo tenant; by default the scenario of
+        ``settings.demo``. ``now_iso`` stamps confirmations (default: the wall clock, or the scenario's
+        fixed time). ``notify`` receives the notices (default: kept in :attr:`notices`)."""
+        self.settings = settings
+        self.flow = flow or default_flow()
+        if demo is None and fake_cloud is not None:
+            from dex_tui.demo_controls import DemoControls
+
+            demo = DemoControls(fake_cloud)
+        if demo is None and settings.demo:
+            from dex_tui.demo_controls import DemoControls
+
+            demo = DemoControls.for_scenario(settings.demo)
+        self.demo = demo
+        self.now_iso: Callable[[], str] = now_iso or (demo.now if demo is not None else utc_now_iso)
+        self._collected = _Collected()
+        self.notify: Notify = notify or self._collected
+        self._cache_store = cache_store
+        self._graph_options = dict(graph_options or {})
+        self._runtime: Runtime | None = None
+        self.state_dir = settings.resolved_state_dir()
+        self.tenant_choice: str | None = settings.tenant
+        self.cloud_choice: str | None = settings.cloud
+        self.state = FlowState(step=self.flow.first(), flow=self.flow)
+        self.signed: SignedIn | None = None
+        self.checker: Checker | None = None
+        self.results: dict[str, CheckResult] = {}
+        self.checks_running = False
+        self.checked_at = ""
+        self.check_run = 0
+        self.exports: list[tuple[str, str]] = []
+        self.saved_tenant_id: str | None = None
+        self.needs_new_code = False  # the cached sign-in stopped working: skip the account picker
+        self.resume_to: str | None = None
+        self.notice: str | None = None  # shown once, on the first screen
+        self.store: ProgressStore | None = None
+        self._open_store()
+        self._load_progress(restart)
+
+    @property
+    def notices(self) -> list[Notice]:
+        """The notices given so far (when no ``notify`` was passed)."""
+        return self._collected.notices
+
+    # -- progress and audit ------------------------------------------------------------------------
+
+    def _key(self) -> str:
+        return tenant_key(self.tenant_choice, self.settings.demo)
+
+    def _open_store(self) -> None:
+        """This tenant's progress and audit files, holding its lock (TenantInUse: another dex-tui has it)."""
+        store = ProgressStore(self.state_dir, self._key(), clock=self.now_iso, flow=self.flow)
+        store.acquire()
+        if self.store is not None:
+            self.store.release()
+        self.store = store
+        self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso,
+                                events=events_for(self.flow))
+
+    @property
+    def progress_store(self) -> ProgressStore:
+        assert self.store is not None  # opened in __init__
+        return self.store
+
+    def close(self) -> None:
+        """The run ends: give the tenant's lock back and close the runtime's connections."""
+        self.progress_store.release()
+        if self._runtime is not None:
+            self._runtime.close()
+
+    def _load_progress(self, restart: bool) -> None:
+        if restart:
+            if self.progress_store.clear():
+                self.audit.record("progress_restarted", by=local_user())
+            return
+        loaded = self.progress_store.load()
+        self.notice = loaded.notice
+        saved = loaded.progress
+        if saved is None:
+            return
+        self.cloud_choice = self.cloud_choice or saved.cloud
+        self.saved_tenant_id = saved.tenant_id
+        step = self.flow.applicable_step(saved.step, saved.answers.service)
+        self.state = FlowState(step=self.flow.first(), answers=saved.answers, completed=frozenset(saved.completed),
+                               flow=self.flow)
+        if step in self.flow.steps_before_session():
+            self.state = replace(self.state, step=step)
+        else:
+            self.resume_to = step
+            self.state = replace(self.state, step=self.flow.sign_in_step())
+            self.notice = (self.notice + "\n" if self.notice else "") + (
+                f"Welcome back: you were on '{self.flow.get(step).title}'. Sign in to continue there "
+                "(run with --restart to start over).")
+
+    def save_progress(self) -> None:
+        """Save where the operator is and what they decided; a failure is a notice, never lost silently."""
+        store = self.progress_store
+        step = self.resume_to or self.state.step
+        tenant_id = self.signed.tenant_id if self.signed else self.saved_tenant_id
+        try:
+            store.save(Progress(step=step, answers=self.state.answers, completed=tuple(sorted(self.state.completed)),
+                                cloud=self.cloud_choice, tenant_id=tenant_id))
+        except OSError as exc:
+            self.notify(Notice(f"Progress could not be saved to {store.path}: {exc.strerror}", "error"))
+        except TenantInUse as busy:
+            self.notify(Notice(f"Progress was not saved: {busy.explanation}", "error"))
+
+    @property
+    def operator(self) -> str:
+        """Who is signed in (their user principal name), for confirmations and the audit trail."""
+        return (self.signed.username if self.signed else "") or local_user()
+
+    def confirmation(self) -> Confirmation:
+        return Confirmation(by=self.operator, at=self.now_iso())
+
+    def record(self, event: str, **details: Any) -> None:
+        """One audit event; a write that fails is an error notice (the decision itself stands)."""
+        try:
+            self.audit.record(event, by=self.operator, tenant_id=self.signed.tenant_id if self.signed else None,
+                              **details)
+        except AuditWriteError as failed:
+            self.notify(Notice(failed.one_line(), "error", 30))
+        for notice in self.audit.pop_notices():
+            self.notify(Notice(notice, "warning", 30))
+
+    # -- decisions ---------------------------------------------------------------------------------
+
+    def set_answers(self, answers: Answers) -> SessionEnded | None:
+        """New answers: saved at once, and the checks that read them evaluated again."""
+        self.state = self.state.with_answers(answers)
+        self.save_progress()
+        return self.reevaluate()
+
+    def confirm(self, step_id: str, **details: Any) -> SessionEnded | None:
+        """Record the operator's confirmation for ``step_id`` (its ``confirms`` in the flow) and its
+        audit event with ``details``."""
+        confirms = self.flow.get(step_id).confirms
+        if confirms is None:
+            raise ValueError(f"step {step_id!r} confirms nothing")
+        ended = self.set_answers(self.state.answers.confirmed(step_id, self.confirmation()))
+        self.record(confirms.event, **details)
+        return ended
+
+    def decide_role(self, role: str, granted: bool) -> SessionEnded | None:
+        """Grant or skip an optional role. A skip carries the operator's acknowledgement (who, when);
+        each change of decision is recorded in the audit trail at once."""
+        previous = self.state.answers.roles.get(role)
+        answers = self.state.answers.with_role(role, granted)
+        acknowledgements = dict(answers.acknowledgements)
+        key = SKIP_ACKNOWLEDGEMENT[role]
+        if granted:
+            acknowledgements.pop(key, None)
+        elif key not in acknowledgements:
+            acknowledgements[key] = self.confirmation()
+        ended = self.set_answers(replace(answers, acknowledgements=acknowledgements))
+        if previous == granted:
+            return ended
+        if granted:
+            self.record("role_granted", role=role)
+            return ended
+        from dex_tui.catalogue import catalogue
+
+        info = catalogue().role(role)
+        ack = acknowledgements[key]
+        self.record("role_skipped", role=role, acknowledged_by=ack.by, acknowledged_at=ack.at,
+                    lost=list(info.lost_actions or info.adds))
+        return ended
+
+    def skipped_roles_shown(self, step_id: str) -> list[tuple[str, Confirmation | None]]:
+        """The skipped roles (and who acknowledged each) to warn about on ``step_id``: every step after
+        the roles step, up to the end."""
+        answers = self.state.answers
+        roles_step = self.flow.roles_step()
+        if (roles_step is None or not self.flow.get(roles_step).applies_to(answers.service)
+                or not self.flow.is_after(step_id, roles_step)):
+            return []
+        return [(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])) for role in answers.skipped_roles()]
+
+    def choose_target(self, *, service: str, cloud: str | None, tenant: str | None,
+                      before_drop: Callable[[], None] | None = None) -> bool:
+        """Welcome-step choices. A different tenant or cloud ends this run's session (sign in again;
+        ``before_drop`` runs first, to stop what uses the runtime); a different tenant also switches to
+        that tenant's progress and audit files. Raises :class:`TenantInUse` (nothing changed) when
+        another dex-tui has that tenant open. True when a check run must start (another service, and no
+        results to evaluate again)."""
+        target_changed = tenant != self.tenant_choice or cloud != self.cloud_choice
+        if tenant != self.tenant_choice:
+            previous, self.tenant_choice = self.tenant_choice, tenant
+            try:
+                self._open_store()
+            except TenantInUse:  # nothing changes: the operator picks another tenant or closes that one
+                self.tenant_choice = previous
+                raise
+        if target_changed:
+            if before_drop is not None and self._runtime is not None:
+                before_drop()
+            self.drop_runtime()
+        changed_service = service != self.state.answers.service
+        self.cloud_choice = cloud
+        self.set_answers(replace(self.state.answers, service=service))
+        return changed_service and self.service_changed()
+
+    # -- runtime and sign-in -----------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        """The run's runtime for the chosen tenant and cloud (built without network I/O)."""
+        if self._runtime is None:
+            from dex_tui.runtime import Runtime
+
+            settings = replace(self.settings, tenant=self.tenant_choice, cloud=self.cloud_choice)
+            self._runtime = Runtime(settings, fake_cloud=self.demo.cloud if self.demo is not None else None,
+                                    cache_store=self._cache_store)
+        return self._runtime
+
+    def drop_runtime(self) -> None:
+        """The tenant or cloud changed: nobody is signed in, the results go (the App cancels workers)."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        self.signed = None
+        self.forget_results()
+
+    def signed_in(self, signed: SignedIn) -> None:
+        """Sign-in finished: remember who, notice a tenant change, save (the caller starts the checks)."""
+        if self.saved_tenant_id and signed.tenant_id and signed.tenant_id != self.saved_tenant_id:
+            self.notify(Notice("The saved progress belonged to another tenant; its answers were cleared.", "warning"))
+            self.state = FlowState(step=self.flow.sign_in_step(), answers=Answers(service=self.state.answers.service),
+                                   flow=self.flow)
+            self.resume_to = None
+        self.signed = signed
+        self.needs_new_code = False
+        self.saved_tenant_id = signed.tenant_id
+        self.save_progress()
+
+    def cloud_note(self) -> str:
+        """The cloud in use and how it was chosen (after sign-in the choice is cached: no network)."""
+        if self._runtime is None or self.signed is None:
+            return ""
+        choice = self._runtime.resolve_cloud()
+        how = {"option": "as chosen", "detected": "detected from the tenant's metadata, a hint",
+               "assumed": "assumed, nothing could be detected"}.get(choice.source, choice.source)
+        return f"{choice.cloud.label} ({how})"
+
+    def sign_in_again(self) -> SessionEnded:
+        """The saved sign-in stopped working: back to the sign-in step with a new code, then on to the
+        step the operator was on, with fresh results."""
+        from dex_tui.auth import SignInRequired
+
+        step = self.state.step
+        self.resume_to = None if step in self.flow.steps_before_session() else step
+        self.signed = None
+        self.needs_new_code = True
+        self.forget_results()
+        self.save_progress()
+        sign_in = self.flow.sign_in_step()
+        if step != sign_in:
+            self.goto(sign_in)
+        return SessionEnded(SignInRequired(
+            "Your sign-in no longer works: it was revoked or has expired, so the checks could not read your "
+            "tenant.", next_step="Sign in again with the new code on the Sign in step; you then come back to "
+                                 "where you were."), sign_in, self.resume_to, moved=step != sign_in)
+
+    # -- checks ------------------------------------------------------------------------------------
+
+    def begin_checks(self) -> CheckRun | None:
+        """Start a run of every check (None: nobody is signed in). The results so far are dropped."""
+        if self.signed is None:
+            return None
+        if self.checker is None:
+            from dex_tui.engine import Checker
+
+            # After sign-in the cloud is resolved and cached, so building the checker does no I/O.
+            self.checker = Checker.for_runtime(self.runtime, **self._graph_options)
+        self.check_run += 1
+        self.results = {}
+        self.checks_running = True
+        return CheckRun(self.checker, self.check_run, self.state.answers)
+
+    def result_arrived(self, result: CheckResult, run: int) -> bool:
+        """One streamed result of run ``run``; False when it belongs to an older run (dropped)."""
+        if run != self.check_run:
+            return False
+        self.results[result.id] = result
+        return True
+
+    def checks_finished(self, results: list[CheckResult], run: int) -> CheckRunEnd | None:
+        """Run ``run`` ended with ``results`` (empty when it failed); None when it was an older run."""
+        if run != self.check_run:
+            return None
+        self.results.update({result.id: result for result in results})
+        self.checks_running = False
+        self.checked_at = self.now_iso()
+        ended = self.reevaluate()  # answers given while the run was going
+        if ended is not None:
+            return CheckRunEnd(ended=ended)
+        if self.checker is None:
+            return CheckRunEnd()
+        if session_ended(self.checker.facts):
+            return CheckRunEnd(ended=self.sign_in_again())
+        from dex_tui.read_problems import failed_reads_error
+
+        return CheckRunEnd(problem=failed_reads_error(self.checker.facts) if results else None)
+
+    def run_checks(self, is_cancelled: Callable[[], bool] | None = None) -> CheckRunEnd | None:
+        """Blocking: one whole run of every check, for front ends without workers (and tests)."""
+        run = self.begin_checks()
+        if run is None:
+            return None
+        return self.checks_finished(run.execute(is_cancelled=is_cancelled), run.number)
+
+    def merge_results(self, results: list[CheckResult]) -> SessionEnded | None:
+        """New results for some checks (a watch round); the others stay."""
+        self.results.update({result.id: result for result in results})
+        if self.checker is not None and self.signed is not None and session_ended(self.checker.facts):
+            return self.sign_in_again()
+        return None
+
+    def reevaluate(self) -> SessionEnded | None:
+        """Evaluate again, without the network, the checks that read the operator's answers (the checks
+        the flow's steps settle)."""
+        if self.checker is not None and not self.checks_running and self.results:
+            return self.merge_results(self.checker.reevaluate(self.state.answers, ids=self.flow.answer_checks()))
+        return None
+
+    def forget_results(self) -> None:
+        """Drop check results and the facts behind them (the tenant or cloud changed)."""
+        self.checker = None
+        self.results = {}
+        self.checks_running = False
+        self.check_run += 1
+
+    def service_changed(self) -> bool:
+        """Another service: the facts stay, every check is evaluated again for it (no network). True when
+        a new run must start instead (the caller starts it)."""
+        if self.checker is not None and not self.checks_running and self.results:
+            self.results = {r.id: r for r in self.checker.reevaluate(self.state.answers)}
+            return False
+        return self.signed is not None
+
+    def watch(self, ids: tuple[str, ...], until: Callable[[list[CheckResult]], bool],
+              on_round: Callable[[list[CheckResult]], None], is_cancelled: Callable[[], bool]) -> None:
+        """Blocking (worker threads only): re-read ``ids`` with growing pauses until ``until``."""
+        if self.checker is None:
+            from dex_tui.auth import SignInRequired
+
+            raise SignInRequired("Nobody is signed in.", next_step="Go back to the sign-in step.")
+        # Reading self.state from the worker is safe: it is an immutable value replaced, never mutated.
+        self.checker.watch(ids, lambda: self.state.answers, until=until, on_round=on_round,
+                           is_cancelled=is_cancelled)
+
+    # -- navigation --------------------------------------------------------------------------------
+
+    def blocker(self, step_id: str | None = None) -> str | None:
+        """Why Next is blocked on ``step_id`` (default: the current step)."""
+        return self.flow.leave_blocker(step_id or self.state.step, self.state.answers,
+                                       signed_in=self.signed is not None)
+
+    def goto(self, step_id: str) -> None:
+        self.notice = None  # start-up notices are shown on the first screen only
+        self.state = replace(self.state, step=step_id)
+        self.save_progress()
+
+    def go_next(self) -> Move:
+        """Move on from the current step; after sign-in, a resumed run jumps back to where it was."""
+        current = self.state.step
+        try:
+            moved = self.state.go_next(signed_in=self.signed is not None)
+        except ValueError as reason:
+            return Move(blocked=str(reason))
+        if self.flow.next_step(current, self.state.answers.service) is None:
+            self.state = moved
+            self.save_progress()
+            return Move(finished=self.readiness_exit_code())
+        target = self.resume_to if current == self.flow.sign_in_step() and self.resume_to else moved.step
+        self.resume_to = None
+        self.state = moved
+        self.goto(target)
+        return Move(step=target)
+
+    def go_back(self) -> str | None:
+        before = self.flow.previous_step(self.state.step, self.state.answers.service)
+        if before is not None:
+            self.goto(before)
+        return before
+
+    def restart(self) -> None:
+        """Forget the answers and go back to the first step; the audit trail keeps what was recorded."""
+        self.progress_store.clear()
+        self.record("progress_restarted")
+        self.state = FlowState(step=self.flow.first(), flow=self.flow)
+        self.resume_to = None
+        self.notice = None
+        self.forget_results()
+        self.goto(self.flow.first())
+
+    def readiness_exit_code(self) -> int:
+        """As ``dex-tui check``: 0 ready, 1 warnings, 2 a blocker failed, 3 a blocker not evaluated."""
+        from dex_tui.report import exit_code_for
+
+        if not self.results:
+            return int(ExitCode.CANNOT_EVALUATE)
+        return int(exit_code_for(self.results.values()))
+
+    # -- demo --------------------------------------------------------------------------------------
+
+    def demo_action(self, step_id: str) -> str | None:
+        """The demo portal action of ``step_id``, when this run has a demo tenant and the step one."""
+        step = self.flow.get(step_id)
+        return step.demo.action if self.demo is not None and step.demo is not None else None
+
+    def perform_demo(self, step_id: str) -> str:
+        """Demo only: do in the fake tenant what the operator would do in ``step_id``'s portal."""
+        action = self.demo_action(step_id)
+        if action is None or self.demo is None:
+            return ""
+        return self.demo.perform(action, self.state.answers.service)
+
+    # -- report ------------------------------------------------------------------------------------
+
+    def build_report(self) -> dict[str, Any]:
+        """The readiness report of the latest results (pure: no network)."""
+        from dex_tui.catalogue import CHECK_IDS
+        from dex_tui.facts import CloudInfo, TenantFacts
+        from dex_tui.report import build_report
+
+        facts = self.checker.facts if self.checker is not None else TenantFacts(cloud=CloudInfo("commercial"))
+        ordered = [self.results[i] for i in CHECK_IDS if i in self.results]
+        return build_report(ordered, facts, self.state.answers, demo=self.settings.demo, signed_in=self.signed,
+                            generated_at=self.now_iso())
+
+    def default_report_name(self) -> str:
+        from dex_tui.report import default_filename
+
+        return default_filename(self.build_report(), "json")
+
+    def can_export(self) -> bool:
+        return self.signed is not None and bool(self.results) and not self.checks_running
+
+    def write_report(self, report: dict[str, Any], path: str, fmt: str) -> str:
+        """Blocking (a worker may call it): write ``report``; returns the absolute path written."""
+        from dex_tui.report import write_report
+
+        return str(write_report(report, Path(path), fmt).resolve())
+
+    def report_exported(self, path: str, fmt: str, verdict: str) -> None:
+        """A report was written: remembered for the review and recorded in the audit trail."""
+        self.exports.append((path, fmt))
+        self.record("report_exported", path=path, format=fmt, verdict=verdict)
