@@ -242,7 +242,7 @@ _CERT_REFUSALS = {7000215, 7000218, 7000222, 700027, 700021, 700023, 700024, 500
 
 
 def _refusal(result: Mapping[str, Any], certificate: ClientCertificate, client_id: str) -> SignInError:
-    from dex_tui.auth import AppNotUsable, aadsts_codes, classify_flow_error
+    from dex_tui.signin_errors import AppNotUsable, aadsts_codes, classify_flow_error
 
     codes = aadsts_codes(result)
     detail = clean_text(str(result.get("error_description") or result.get("error") or "").strip().split("\n")[0], 300)

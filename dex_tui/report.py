@@ -17,7 +17,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dex_tui import TOOL_NAME, __version__
 from dex_tui.answers import Answers
@@ -27,9 +27,6 @@ from dex_tui.errors import ExitCode, UsageError
 from dex_tui.facts import TenantFacts
 from dex_tui.results import CheckResult, Group, Severity, Status
 from dex_tui.safety import clean_text, is_allowed_link
-
-if TYPE_CHECKING:
-    from dex_tui.auth import SignedIn
 
 SCHEMA_VERSION = 1
 FORMATS = ("text", "json", "markdown", "html")
@@ -85,8 +82,21 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+
+class SignedInIdentity(Protocol):
+    """Who signed in, as the report reads it: a person (``auth.SignedIn``) or an application
+    (``app_signin.AppSignedIn``)."""
+
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+
+
 def build_report(results: Sequence[CheckResult], facts: TenantFacts, answers: Answers, service: str | None = None,
-                 *, demo: str | None = None, signed_in: SignedIn | None = None, generated_at: str | None = None) -> dict[str, Any]:
+                 *, demo: str | None = None, signed_in: SignedInIdentity | None = None, generated_at: str | None = None) -> dict[str, Any]:
     """The report as a JSON-ready dict (see the README, "Report schema").
 
     ``signed_in`` (a ``dex_tui.auth.SignedIn``) fills the tenant id and operator when the Graph reads

@@ -367,7 +367,11 @@ def run_wizard(settings: Settings, restart: bool) -> int:
         gc.enable()
         raise
     try:
-        with end_app_on_signals(lambda code: (app.save_progress(), app.exit(code))):  # SIGTERM, SIGHUP
+        def end_on_signal(code: int) -> None:  # SIGTERM, SIGHUP: keep the progress, leave with the code
+            app.save_progress()
+            app.exit(code)
+
+        with end_app_on_signals(end_on_signal):
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
