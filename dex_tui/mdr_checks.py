@@ -31,7 +31,7 @@ from dex_tui.checks import (
 )
 from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.mdr_answers import ACCESS_LEVELS, HuntingOnboarding, MdrAnswers, is_address
-from dex_tui.mdr_reads import (
+from dex_tui.mdr_facts import (
     SCOPED_DEVICES_GROUP,
     SCOPED_USERS_GROUP,
     TEAM_GROUP,
