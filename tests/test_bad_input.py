@@ -348,6 +348,19 @@ def test_ctrl_c_while_waiting_for_the_device_code_exits_130(monkeypatch, capsys)
     assert_no_secret(recorder.clouds, result.sources(), kinds=("device",))
 
 
+
+def join_once_started(thread: threading.Thread, timeout: float = 10.0) -> None:
+    """Join a read thread, also one that ``threading.enumerate`` lists while it is still starting (joining
+    it then raises "cannot join thread before it is started"): wait for it to start first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            return
+        except RuntimeError:
+            time.sleep(0.01)
+
+
 def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, tmp_path: Path) -> None:
     """Ctrl+C reaches the main thread while the reads run in their threads, as a terminal's SIGINT does
     (sent to the main thread with ``pthread_kill``).
@@ -381,7 +394,7 @@ def test_ctrl_c_while_the_checks_read_the_tenant_exits_130(monkeypatch, capsys, 
         result = run_cli(["--demo", "ready", "check", "--output", str(report)], capsys)
     release.set()  # the read left in flight ends now: it must print nothing after "interrupted."
     for thread in [t for t in threading.enumerate() if t.name.startswith("dex-read")]:
-        thread.join(10)
+        join_once_started(thread)
     late = capsys.readouterr()
     assert late.err == "" and late.out == "", late
     assert result.code == 130
