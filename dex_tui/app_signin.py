@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,8 +32,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dex_tui.errors import NetworkError, SignInError, UsageError
+from dex_tui.errors import SignInError, UsageError
+from dex_tui.localfiles import NotRegularFile, TooLarge, read_regular
 from dex_tui.safety import clean_text
+from dex_tui.signin_errors import network_error
 
 if TYPE_CHECKING:
     from dex_tui.answers import Answers
@@ -111,33 +112,21 @@ def certificate_source(option: Path | None, thumbprint: str | None,
 
 
 def _read_pem(path: Path, source: str) -> bytes:
+    too_big = f"{source} is larger than 1 MB, far more than a key and its certificate."
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, MAX_PEM_BYTES)
     except FileNotFoundError:
         raise CertificateError(f"{source} does not exist.",
                                next_step="Give the PEM file holding the application's private key and "
                                          "certificate.") from None
+    except NotRegularFile:
+        raise CertificateError(f"{source} is not a regular file.",
+                               next_step="Give the PEM file holding the private key and certificate.") from None
+    except TooLarge:
+        raise CertificateError(too_big) from None
     except OSError as exc:
-        raise CertificateError(f"{source} cannot be opened ({exc.strerror}).",
+        raise CertificateError(f"{source} cannot be read ({exc.strerror}).",
                                next_step="Check the path and that this user may read it.") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise CertificateError(f"{source} is not a regular file.",
-                                   next_step="Give the PEM file holding the private key and certificate.")
-        if info.st_size > MAX_PEM_BYTES:
-            raise CertificateError(f"{source} is larger than 1 MB, far more than a key and its certificate.")
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            data = handle.read(MAX_PEM_BYTES + 1)
-    except OSError as exc:
-        raise CertificateError(f"{source} cannot be read ({exc.strerror}).") from None
-    finally:
-        if fd != -1:
-            os.close(fd)
-    if len(data) > MAX_PEM_BYTES:
-        raise CertificateError(f"{source} is larger than 1 MB, far more than a key and its certificate.")
-    return data
 
 
 def _normal_thumbprint(text: str) -> str:
@@ -297,9 +286,7 @@ class AppSignIn:
                                       f"{clean_text(self.authority, 200)} ({clean_text(exc, 200)}).",
                                       next_step="Check --tenant, --cloud and --login-url.") from None
                 except requests.RequestException as exc:
-                    raise NetworkError(f"{self._host} could not be reached while reading the sign-in "
-                                       f"configuration ({type(exc).__name__}).",
-                                       next_step="Check the network, the proxy settings and --login-url.") from None
+                    raise network_error(exc, self._host, "reading the sign-in configuration") from None
             return self._app
 
     def _token(self, resource: str, *, force_refresh: bool = False) -> str:
@@ -309,9 +296,7 @@ class AppSignIn:
                 app.remove_tokens_for_client()
             result = app.acquire_token_for_client(scopes=[f"{resource}/.default"])
         except requests.RequestException as exc:
-            raise NetworkError(f"{self._host} could not be reached while signing in as the application "
-                               f"({type(exc).__name__}).",
-                               next_step="Check the network, the proxy settings and --login-url.") from None
+            raise network_error(exc, self._host, "signing in as the application") from None
         except ValueError as exc:  # the key could not sign (MSAL hands PyJWT's error on)
             raise CertificateError(f"The sign-in assertion could not be signed with {self.certificate.source} "
                                    f"({type(exc).__name__}).") from None

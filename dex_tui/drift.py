@@ -20,9 +20,7 @@ is a regression. ``new``: the check is not in the previous report.
 from __future__ import annotations
 
 import json
-import os
 import re
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import ExitCode, UsageError
+from dex_tui.localfiles import NotRegularFile, TooLarge, read_regular
 from dex_tui.results import Status
 from dex_tui.safety import clean_text
 
@@ -128,32 +127,21 @@ def load_previous(path: Path, option: str = "--compare") -> PreviousReport:
     :data:`MAX_PREVIOUS_BYTES`). Raises :class:`PreviousReportError` (exit 4)."""
     shown = repr(str(path))
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        data = read_regular(path, MAX_PREVIOUS_BYTES)
     except FileNotFoundError:
         raise PreviousReportError(f"{option}: {shown} does not exist.",
                                   next_step="Give the JSON report of an earlier 'dex-tui check' run.") from None
+    except NotRegularFile as exc:
+        if exc.is_dir:
+            raise PreviousReportError(f"{option}: {shown} is a directory; give the previous JSON report "
+                                      "file.") from None
+        raise PreviousReportError(f"{option}: {shown} is not a regular file (a device, pipe or socket).",
+                                  next_step="Give the JSON report file of an earlier run.") from None
+    except TooLarge:
+        raise _too_big(option, shown) from None
     except OSError as exc:
-        raise PreviousReportError(f"{option}: {shown} cannot be opened ({exc.strerror}).",
+        raise PreviousReportError(f"{option}: {shown} cannot be read ({exc.strerror}).",
                                   next_step="Check the path and its permissions.") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise PreviousReportError(f"{option}: {shown} is a directory; give the previous JSON report file.")
-        if not stat.S_ISREG(info.st_mode):
-            raise PreviousReportError(f"{option}: {shown} is not a regular file (a device, pipe or socket).",
-                                      next_step="Give the JSON report file of an earlier run.")
-        if info.st_size > MAX_PREVIOUS_BYTES:
-            raise _too_big(option, shown)
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            data = handle.read(MAX_PREVIOUS_BYTES + 1)
-    except OSError as exc:
-        raise PreviousReportError(f"{option}: {shown} cannot be read ({exc.strerror}).") from None
-    finally:
-        if fd != -1:
-            os.close(fd)
-    if len(data) > MAX_PREVIOUS_BYTES:
-        raise _too_big(option, shown)
     return parse_previous_bytes(data, source=f"{option} {shown}")
 
 

@@ -171,6 +171,35 @@ def read_bounded(path: Path, limit: int = MAX_INPUT_FILE) -> bytes:
         return _read_at_most(handle, path, limit)
 
 
+class NotRegularFile(OSError):
+    """A path names a directory, device, pipe or socket where a regular file was expected."""
+
+    def __init__(self, path: Path, is_dir: bool) -> None:
+        super().__init__(errno.EISDIR if is_dir else errno.EINVAL,
+                         "a directory" if is_dir else "not a regular file (a device, pipe or socket)", str(path))
+        self.path = path
+        self.is_dir = is_dir
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """A regular file the operator named (a certificate, a previous report), read to at most ``limit``
+    bytes. Opened non-blocking so a FIFO cannot hang the read; :class:`NotRegularFile` for anything but a
+    regular file, :class:`TooLarge` beyond ``limit``, the ``OSError`` of the open otherwise."""
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(path, stat.S_ISDIR(info.st_mode))
+        if info.st_size > limit:
+            raise TooLarge(path, limit)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        return _read_at_most(handle, path, limit)
+
+
 def _read_at_most(handle: IO[bytes], path: Path, limit: int) -> bytes:
     data = handle.read(limit + 1)
     if len(data) > limit:

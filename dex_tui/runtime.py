@@ -28,10 +28,11 @@ import requests
 from dex_tui.auth import Authenticator, SignedIn, classify_flow_error
 from dex_tui.clouds import Cloud, detect_cloud, get_cloud
 from dex_tui.errors import CannotEvaluate, NetworkError
-from dex_tui.http import build_session, tls_failure
+from dex_tui.http import build_session
 from dex_tui.safety import clean_text, endpoint_hosts
 from dex_tui.scopes import mde_scopes
 from dex_tui.settings import Endpoints, Settings
+from dex_tui.signin_errors import network_error
 from dex_tui.token_cache import CacheNotice, TokenCacheStore, default_cache_path
 
 if TYPE_CHECKING:
@@ -142,14 +143,8 @@ class Runtime:
         host = endpoint_hosts(login_url)[0] if endpoint_hosts(login_url) else login_url
         try:
             response = self.session.get(url)
-        except requests.exceptions.SSLError as exc:
-            tls = tls_failure(exc, host)
-            raise NetworkError(f"{tls.explanation.rstrip('.')} (while reading the tenant's sign-in metadata).",
-                               title=tls.title, next_step=tls.next_step) from None
-        except requests.RequestException as exc:
-            raise NetworkError(f"{host} could not be reached while reading the tenant's sign-in metadata "
-                               f"({type(exc).__name__}).",
-                               next_step="Check the network, the proxy settings and --login-url.") from None
+        except requests.RequestException as exc:  # a refused redirect or a too-large reply says so
+            raise network_error(exc, host, "reading the tenant's sign-in metadata") from None
         try:
             body = response.json()
         except ValueError:

@@ -194,6 +194,20 @@ def test_no_sign_in_request_follows_a_redirect(server: HostileServer, listener: 
     assert listener.connections == 0
 
 
+def test_cloud_detection_names_a_refused_metadata_redirect(server: HostileServer, listener: Listener,
+                                                           state_dir: Path, capsys) -> None:
+    """With --tenant and no --cloud the runtime reads the tenant's metadata itself (cloud detection): a
+    redirect there is named as one, not as a host that could not be reached."""
+    server.attack("GET", "/.well-known/openid-configuration", redirect(302, f"https://127.0.0.1:{listener.port}/x"))
+    result = run_cli([*server_args(server, state_dir), "--tenant", "contoso.onmicrosoft.com", "--token-cache",
+                      "memory", "signin"], capsys)
+    assert_no_traceback(result.out, result.err, result.logs)
+    assert result.code == 3
+    assert "follows no redirect, so nothing was sent there" in result.err
+    assert "could not be reached" not in result.err
+    assert listener.connections == 0
+
+
 def test_a_refresh_token_is_never_sent_after_a_redirect(server: HostileServer, listener: Listener,
                                                         state_dir: Path, capsys, memory_keyring) -> None:
     """The refresh token (a signed-in run, then every access token rejected) meets a 307 to plain http."""
