@@ -313,7 +313,7 @@ def evidence_lines(evidence: object, indent: str = "", depth: int = 0) -> list[T
     for key, value in list(evidence.items())[:60]:
         label = plain(f"{indent}{evidence_label(key)}: ", style="bold" if depth == 0 else "")
         if isinstance(value, dict) and value and depth < 3:
-            lines.append(label.rstrip() or label)
+            lines.append(label)
             lines.extend(evidence_lines(value, indent + "  ", depth + 1))
         elif isinstance(value, list | tuple) and value and any(isinstance(v, dict) for v in value) and depth < 3:
             lines.append(label)
