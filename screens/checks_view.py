@@ -147,7 +147,7 @@ class ChecksTable(DataTable[Any]):
         results, later = self.results, self.later
         rows: list[tuple[str, Cells]] = []
         for group in (Group.REQUIRED, Group.COVERAGE, Group.INFORMATION):
-            ids = [i for i in self.check_ids if _group_of(i, results) == group]
+            ids = [i for i in self.check_ids if group_of(i, results) == group]
             if not ids:
                 continue
             rows.append((f"group:{group.value}", (Text(""), Text(GROUP_TITLES[group], style="bold underline"),
@@ -212,7 +212,7 @@ def _look(cells: Cells) -> tuple[object, ...]:
     return tuple((cell.plain, str(cell.style), tuple(cell.spans)) for cell in cells)
 
 
-def _group_of(check_id: str, results: dict[str, CheckResult]) -> Group:
+def group_of(check_id: str, results: dict[str, CheckResult]) -> Group:
     result = results.get(check_id)
     return result.group if result else catalogue().check(check_id).group
 
