@@ -15,12 +15,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 from textual.widgets.data_table import RowKey
 
 from dex_tui.catalogue import catalogue
 from dex_tui.results import CheckResult, Group, Status
+from screens.dialogs import FittedDialog
 from screens.text import plain, tenant
 
 BADGES: dict[str, tuple[str, str]] = {
@@ -329,7 +329,7 @@ def evidence_lines(evidence: object, indent: str = "", depth: int = 0) -> list[T
     return lines
 
 
-class CheckDetailDialog(ModalScreen[None]):
+class CheckDetailDialog(FittedDialog[None]):
     """One check's evidence, what to do, and its source; o opens the remediation link."""
 
     BINDINGS = [

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Button, Label, Static
 
 from dex_tui.results import CheckResult
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 from screens.watch import WatchingStep
 
@@ -31,7 +31,7 @@ class LicenseScreen(WatchingStep):
 
     def compose_body(self) -> ComposeResult:
         step = self.step
-        with VerticalScroll(id="license-scroll"):
+        with ReadingScroll(id="license-scroll"):
             yield Static(plain(INTRO), classes="step-text")
             yield Static(plain(f"In the {step.link_label}: ", style="bold") + plain(step.portal_path),
                          classes="step-text")

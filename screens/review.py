@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from dex_tui.answers import Answers, role_label
@@ -20,6 +19,7 @@ from dex_tui.report import VERDICT_TEXT, verdict_for
 from dex_tui.results import CheckResult, Group, Status
 from screens.base import StepScreen, role_warning
 from screens.checks_view import GROUP_TITLES, CheckDetailDialog, badge, checks_for, group_of
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 
 
@@ -33,7 +33,7 @@ class ReviewScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="verdict")
-        with VerticalScroll(id="review-scroll"):
+        with ReadingScroll(id="review-scroll"):
             yield Label("Warnings", classes="field-label")
             yield Static("", id="warnings")
             yield Label("Your decisions", classes="field-label")
@@ -48,7 +48,7 @@ class ReviewScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.results_changed()
-        self.query_one("#review-scroll", VerticalScroll).focus()
+        self.query_one("#review-scroll", ReadingScroll).focus()
 
     def next_label(self) -> str:
         return "Finish ✔"
