@@ -70,11 +70,14 @@ class AccessScreen(WatchingStep):
         if note:
             status.update(plain(note, style="italic"))
         elif all_pass:
-            status.update(plain(f"✔ Both are in place (round {self.rounds}). Watching stopped.", style="bold"))
+            status.update(plain(f"✔ Both are in place (look {self.rounds}). Watching stopped.", style="bold"))
         elif self.watching:
-            status.update(plain(f"Round {self.rounds}: not complete yet; looking again in {int(next_in)} s. "
-                                "w stops, r looks now, d shows details.", style="italic"))
+            status.update(self.watch_status_line())
         self._show_confirmation(unreadable and not all_pass)
+
+    def watch_status_line(self) -> Text:
+        return self.watch_progress() + plain(" Not complete yet. w stops, r looks now, d shows details.",
+                                             style="italic")
 
     def _show_confirmation(self, offer: bool) -> None:
         """A manual confirmation only when the tenant cannot be read: never instead of a live check."""

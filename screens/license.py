@@ -63,10 +63,9 @@ class LicenseScreen(WatchingStep):
         if note:
             status.update(plain(note, style="italic"))
         elif hints:
-            status.update(plain(f"✔ Seen at round {self.rounds}. Watching stopped.", style="bold"))
+            status.update(plain(f"✔ Seen at look {self.rounds}. Watching stopped.", style="bold"))
         elif self.watching:
-            status.update(plain(f"Not seen yet (round {self.rounds}); looking again in {int(next_in)} s. "
-                                "w stops, r looks now.", style="italic"))
+            status.update(self.watch_status_line())
         hint = self.query_one("#license-hint", Static)
         if hints:
             hint.update(plain("A subscription that looks like Defender Experts is in the tenant: ")
@@ -78,6 +77,9 @@ class LicenseScreen(WatchingStep):
         else:
             hint.update(plain("Microsoft publishes no part number for Defender Experts, so the wizard may never "
                               "see it with certainty. When the order is placed, confirm it below."))
+
+    def watch_status_line(self) -> Text:
+        return self.watch_progress() + plain(" Not seen yet. w stops, r looks now.", style="italic")
 
     def _show_confirmation(self) -> None:
         confirmed = self.wizard.flow.answers.license
