@@ -61,13 +61,19 @@ def is_problem(check_id: str, results: dict[str, CheckResult], later: dict[str, 
     """A check that needs the operator's attention now: failed, unknown or warning, and not one a
     later step settles."""
     result = results.get(check_id)
-    return result is not None and result.status in PROBLEMS and check_id not in later
+    return result is not None and result.status in PROBLEMS and to_do_later(check_id, results, later) is None
+
+
+def read_failed(result: CheckResult) -> bool:
+    """Unknown because a read of the tenant failed (``checks.unknown_from``), not for lack of a setting."""
+    return result.status is Status.UNKNOWN and "read" in result.evidence and "reason" in result.evidence
 
 
 def to_do_later(check_id: str, results: dict[str, CheckResult], later: dict[str, LaterStep]) -> LaterStep | None:
-    """The step ahead that settles ``check_id`` when it is not passing yet (None: nothing to do later)."""
+    """The step ahead that settles ``check_id`` when it is not passing yet (None: nothing to do later).
+    A check whose read failed is a problem now: the later step would not be able to see it either."""
     result = results.get(check_id)
-    if check_id in later and result is not None and result.status != Status.PASS:
+    if check_id in later and result is not None and result.status != Status.PASS and not read_failed(result):
         return later[check_id]
     return None
 

@@ -93,8 +93,9 @@ class EligibilityScreen(StepScreen):
 
 
 def blockers_now(results: dict[str, CheckResult], ids: list[str], later: dict[str, LaterStep]) -> list[CheckResult]:
-    """The blockers that failed or could not be read, except those a later step settles."""
-    return [r for i in ids if (r := results.get(i)) is not None and i not in later
+    """The blockers that failed or could not be read, except those a later step settles (see
+    :func:`~screens.checks_view.to_do_later`)."""
+    return [r for i in ids if (r := results.get(i)) is not None and to_do_later(i, results, later) is None
             and r.severity is Severity.BLOCKER and r.status in (Status.FAIL, Status.UNKNOWN)]
 
 
