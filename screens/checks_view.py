@@ -99,6 +99,7 @@ class ChecksTable(DataTable[Any]):
         self.check_ids: list[str] = []
         self.running = False
         self.later: dict[str, LaterStep] = {}
+        self.reading: dict[str, int] = {}
         self._shown: dict[str, tuple[object, ...]] = {}  # row key -> what its cells show (see _look)
         self._shown_keys: list[str] = []
         self._shown_width: int | None = None
@@ -116,13 +117,15 @@ class ChecksTable(DataTable[Any]):
 
     def on_resize(self) -> None:
         """The column widths follow the table's width: a new width lays the table out again."""
-        self.show(self.check_ids, self.results, running=self.running, later=self.later)
+        self.show(self.check_ids, self.results, running=self.running, later=self.later, reading=self.reading)
 
     def show(self, check_ids: Iterable[str], results: dict[str, CheckResult], *, running: bool,
-             later: dict[str, LaterStep] | None = None) -> None:
+             later: dict[str, LaterStep] | None = None, reading: dict[str, int] | None = None) -> None:
         """Show these results (the cursor stays on the check the operator chose). ``later`` maps the ids
-        of checks a later step settles to that step; until they pass they show "to do in step N"."""
+        of checks a later step settles to that step; until they pass they show "to do in step N".
+        ``reading``: pages read so far for checks still waiting on a long, paged read."""
         later = later or {}
+        self.reading = dict(reading or {})
         self.check_ids = list(check_ids)
         self.results = dict(results)
         self.running = running
@@ -163,6 +166,9 @@ class ChecksTable(DataTable[Any]):
                 status = result.status.value if result else ("running" if self.running else Status.UNKNOWN.value)
                 title = result.title if result else infos[check_id].title
                 summary = tenant(result.summary, limit=300) if result else Text("")
+                if result is None and self.running and self.reading.get(check_id):
+                    pages = self.reading[check_id]
+                    summary = plain(f"Reading… {pages} page{'s' if pages != 1 else ''} so far", style="italic")
                 status_cell = badge(status)
                 step = to_do_later(check_id, results, later)
                 if step is not None:

@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from dex_tui.checks import REGISTRY
 from dex_tui.results import CheckResult, Severity, Status
 from screens.base import StepScreen
 from screens.checks_view import (
@@ -20,6 +21,8 @@ from screens.checks_view import (
     to_do_later,
 )
 from screens.text import plain
+
+READING_TICK = 0.5  # seconds between redraws while the checks run (the pages read of long reads)
 
 
 class EligibilityScreen(StepScreen):
@@ -36,8 +39,28 @@ class EligibilityScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self._pages_before: dict[str, int] | None = None
         self.results_changed()
         self.query_one("#checks", ChecksTable).focus()
+        self.set_interval(READING_TICK, self._reading_tick, name="pages read")
+
+    def _reading_tick(self) -> None:
+        """While the checks run, redraw so that long reads show the pages read so far."""
+        if self.wizard.checks_running and self.is_mounted:
+            self.results_changed()
+
+    def pages_reading(self, ids: list[str]) -> dict[str, int]:
+        """Pages read during this run, per check still waiting for a paged read (empty when not running)."""
+        checker = self.wizard.core.checker
+        if not self.wizard.checks_running or checker is None:
+            self._pages_before = None
+            return {}
+        now = checker.client.pages_read()
+        if self._pages_before is None:
+            self._pages_before = now
+        read = {name: count - self._pages_before.get(name, 0) for name, count in now.items()}
+        return {i: pages for i in ids if i in REGISTRY and i not in self.wizard.results
+                and (pages := sum(read.get(name, 0) for name in REGISTRY[i].reads)) > 0}
 
     def later_steps(self) -> dict[str, LaterStep]:
         """The checks of this service that a step after this one settles, with that step."""
@@ -56,7 +79,8 @@ class EligibilityScreen(StepScreen):
         table = self.query_one("#checks", ChecksTable)
         ids = checks_for(wizard.flow.answers.service)
         later = self.later_steps()
-        table.show(ids, wizard.results, running=wizard.checks_running, later=later)
+        reading = self.pages_reading(ids)
+        table.show(ids, wizard.results, running=wizard.checks_running, later=later, reading=reading)
         self.query_one("#checks-progress", Static).update(
             headline(wizard.results, ids, wizard.checks_running, wizard.core.checked_at, later))
         self._show_summary()
