@@ -4,6 +4,7 @@ being cut, checks a later step settles read "to do in step N", and d shows evide
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,27 @@ async def test_d_shows_the_selected_checks_evidence_in_words(state_dir: Path) ->
         assert "members_only" not in text and "True" not in text and "False" not in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: not shown(app, CheckDetailDialog))
+
+
+async def test_a_long_paged_read_shows_the_pages_read_so_far(state_dir: Path) -> None:
+    """The large tenant's device reads take several pages: their rows count them while they run."""
+    app = make_app(state_dir, "large")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await sign_in(app, pilot)
+        await reach(app, pilot, "signin")
+        await pilot.press("ctrl+n")
+        await reach(app, pilot, "eligibility")
+        table = app.screen.query_one("#checks", ChecksTable)
+        progress: list[str] = []
+
+        def reading() -> bool:
+            if "devices.onboarded" in table.rows:
+                summary = table.get_row("devices.onboarded")[2].plain
+                if summary.startswith("Reading…"):
+                    progress.append(summary)
+            return not app.checks_running
+
+        await wait_for(pilot, reading, timeout=60)
+        assert progress, "the devices row never said how many pages were read"
+        assert all(re.fullmatch(r"Reading… \d+ pages? so far", line) for line in progress)
+        assert "Reading…" not in table.get_row("devices.onboarded")[2].plain  # the result replaced it
