@@ -70,7 +70,7 @@ class AccessScreen(WatchingStep):
         if note:
             status.update(plain(note, style="italic"))
         elif all_pass:
-            status.update(plain(f"✔ Both are in place (look {self.rounds}). Watching stopped.", style="bold"))
+            status.update(plain(f"✔ Both are in place (round {self.rounds}). Watching stopped.", style="bold"))
         elif self.watching:
             status.update(self.watch_status_line())
         self._show_confirmation(unreadable and not all_pass)

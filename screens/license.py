@@ -63,7 +63,7 @@ class LicenseScreen(WatchingStep):
         if note:
             status.update(plain(note, style="italic"))
         elif hints:
-            status.update(plain(f"✔ Seen at look {self.rounds}. Watching stopped.", style="bold"))
+            status.update(plain(f"✔ Seen at round {self.rounds}. Watching stopped.", style="bold"))
         elif self.watching:
             status.update(self.watch_status_line())
         hint = self.query_one("#license-hint", Static)

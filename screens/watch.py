@@ -89,10 +89,10 @@ class WatchingStep(StepScreen):
         now = self.wizard.clock()
         spinner = SPINNER[int(now / TICK) % len(SPINNER)]
         if self.next_look_at is None:
-            return plain(f"{spinner} Looking now (look {self.rounds + 1})…", style="bold")
+            return plain(f"{spinner} Looking now (round {self.rounds + 1})…", style="bold")
         seconds = max(0, math.ceil(self.next_look_at - now))
         return plain(f"{spinner} Looking again in {seconds} s", style="bold") + plain(
-            f" (look {self.rounds} done).", style="italic")
+            f" (round {self.rounds} done).", style="italic")
 
     def _tick(self) -> None:
         if self.watching and self.is_mounted:

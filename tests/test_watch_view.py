@@ -39,9 +39,9 @@ async def test_the_licence_watch_counts_down_counts_looks_once_and_clears_the_de
         screen = app.screen
         assert isinstance(screen, WatchingStep)
         await wait_for(pilot, lambda: screen.rounds == 1 and screen.next_look_at is not None, timeout=10)
-        await wait_for(pilot, lambda: "Looking again in 5 s (look 1 done)" in _text(screen, "#watch-status"))
+        await wait_for(pilot, lambda: "Looking again in 5 s (round 1 done)" in _text(screen, "#watch-status"))
         clock.now += 2
-        await wait_for(pilot, lambda: "Looking again in 3 s (look 1 done)" in _text(screen, "#watch-status"))
+        await wait_for(pilot, lambda: "Looking again in 3 s (round 1 done)" in _text(screen, "#watch-status"))
         before_seen: list[str] = []
         seen = screen.watch_seen
 
@@ -54,5 +54,5 @@ async def test_the_licence_watch_counts_down_counts_looks_once_and_clears_the_de
         await wait_for(pilot, lambda: not screen.watching, timeout=10)
         assert len(before_seen) == 1 and "the watch should see it at its next look" in before_seen[0]
         assert screen.rounds == 2
-        assert "Seen at look 2" in _text(screen, "#watch-status")
+        assert "Seen at round 2" in _text(screen, "#watch-status")
         assert _text(screen, "#portal-status") == ""
