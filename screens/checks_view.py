@@ -14,13 +14,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 from textual.widgets.data_table import RowKey
 
 from dex_tui.catalogue import catalogue
 from dex_tui.results import CheckResult, Group, Status
 from screens.dialogs import FittedDialog
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 
 BADGES: dict[str, tuple[str, str]] = {
@@ -357,7 +358,7 @@ class CheckDetailDialog(FittedDialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(f"{self.result.title} ({self.result.id})"), classes="dialog-title")
-            with VerticalScroll(classes="dialog-body", id="detail-body"):
+            with ReadingScroll(classes="dialog-body", id="detail-body"):
                 yield Static(detail_text(self.result), id="detail-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="detail-close", compact=True)

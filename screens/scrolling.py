@@ -24,7 +24,8 @@ class ReadingScroll(VerticalScroll):
     """
 
     def allow_focus(self) -> bool:
-        return super().allow_focus() and self.max_scroll_y > 0
+        """Before its first layout it cannot know: it may be focused then (a dialog's AUTO_FOCUS)."""
+        return super().allow_focus() and (not self.size.height or self.max_scroll_y > 0)
 
 
 class ReadingText(Static, can_focus=True):
