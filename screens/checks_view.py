@@ -174,7 +174,8 @@ class ChecksTable(DataTable[Any]):
                 step = to_do_later(check_id, results, later)
                 if step is not None:
                     status_cell = later_badge(step)
-                    summary = plain(f"To do in step {step.number}, {step.title}. ", style="bold") + summary
+                    # What the step will settle is all this row needs to say; d shows the check's words.
+                    summary = plain(f"To do in step {step.number}, {step.title}.", style="bold")
                 rows.append((check_id, (status_cell, plain(title), summary)))
         return rows
 
@@ -358,7 +359,7 @@ class CheckDetailDialog(FittedDialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(f"{self.result.title} ({self.result.id})"), classes="dialog-title")
-            with ReadingScroll(classes="dialog-body", id="detail-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True, id="detail-body"):
                 yield Static(detail_text(self.result), id="detail-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="detail-close", compact=True)

@@ -56,7 +56,7 @@ class ErrorDialog(FittedDialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(self.error.title), classes="dialog-title", id="error-title")
-            with ReadingScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.error.explanation), id="error-explanation")
                 if self.error.next_step:
                     yield Static(plain("What to do: ", style="bold") + plain(self.error.next_step),
@@ -85,7 +85,7 @@ class ConfirmDialog(FittedDialog[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(self.title_text), classes="dialog-title")
-            with ReadingScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.no_label, id="confirm-no", compact=True)
@@ -117,7 +117,7 @@ class LinkDialog(FittedDialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static("Open this link in a browser", classes="dialog-title")
-            with ReadingScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.why), classes="dialog-text")
                 yield Static(plain(self.url, style="bold underline"), id="link-url", classes="dialog-url")
                 yield Static("", id="link-status", classes="dialog-text")
@@ -155,7 +155,7 @@ class SkipRoleDialog(FittedDialog[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(f"Skip {self.role_label}?"), classes="dialog-title")
-            with ReadingScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.intro), classes="dialog-text")
                 for item in self.consequences:
                     yield Static(plain("  • " + item), classes="consequence")

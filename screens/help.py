@@ -97,7 +97,7 @@ class HelpScreen(ModalScreen[None]):
             text += "\n" + self.demo
         with Vertical(classes="dialog-box"):
             yield Static(f"Help: {self.step.title}", classes="dialog-title")
-            with ReadingScroll(classes="dialog-body", id="help-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True, id="help-body"):
                 yield Markdown(text, id="help-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="help-close", compact=True)

@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 
@@ -23,9 +26,16 @@ class ReadingScroll(VerticalScroll):
     }
     """
 
+    def __init__(self, *children: Widget, early_focus: bool = False, **options: Any) -> None:
+        """``early_focus``: it may take the focus before its first layout, when it cannot know yet whether
+        it scrolls (a dialog's AUTO_FOCUS, which comes before the layout)."""
+        super().__init__(*children, **options)
+        self.early_focus = early_focus
+
     def allow_focus(self) -> bool:
-        """Before its first layout it cannot know: it may be focused then (a dialog's AUTO_FOCUS)."""
-        return super().allow_focus() and (not self.size.height or self.max_scroll_y > 0)
+        if not self.size.height:
+            return super().allow_focus() and self.early_focus
+        return super().allow_focus() and self.max_scroll_y > 0
 
 
 class ReadingText(Static, can_focus=True):
