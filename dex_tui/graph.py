@@ -134,17 +134,22 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 class _Counter:
-    """A thread-safe request counter, with a per-thread count alongside."""
+    """A thread-safe request counter, with a per-thread count alongside, and the pages read per read."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.total = 0
         self.local = threading.local()
+        self.pages: dict[str, int] = {}
 
     def add(self) -> None:
         with self._lock:
             self.total += 1
         self.local.count = getattr(self.local, "count", 0) + 1
+
+    def add_page(self, read: str) -> None:
+        with self._lock:
+            self.pages[read] = self.pages.get(read, 0) + 1
 
 
 class GraphClient:
@@ -180,6 +185,12 @@ class GraphClient:
     def requests_made(self) -> int:
         """Requests sent so far by this client and every client derived from it (retries included)."""
         return self._counter.total
+
+    def pages_read(self) -> dict[str, int]:
+        """Pages received so far per read name (paged reads that name their read), by this client and
+        every client derived from it: a front end shows a long read's progress with it."""
+        with self._counter._lock:
+            return dict(self._counter.pages)
 
     def thread_requests(self) -> int:
         """Requests sent so far from the calling thread (to attribute requests to one read)."""
@@ -410,6 +421,8 @@ class GraphClient:
                 raise GraphError(f"GET {_endpoint_of(url)}: more than {max_pages} pages.", kind="malformed",
                                  endpoint=_endpoint_of(url), read=read, title="Too many pages")
             page = _Page(self.send("GET", api, url, read=read, headers=headers), url, read)
+            if read is not None:
+                self._counter.add_page(read)
             yield page.items()
             page.finish()  # the rest of the page, if the caller stopped early: its next link comes after
             next_link = page.members.get("@odata.nextLink")

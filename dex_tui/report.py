@@ -384,14 +384,21 @@ def _changes_html(report: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence ends (a full stop added unless it has its own punctuation)."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?:" else text + "."
+
+
 def _remediation(r: Mapping[str, str], escape: Callable[[Any], str], link: Callable[[str, str], str]) -> str:
-    """What to do, where and the link, escaped for one format ('' when there is nothing to do)."""
-    parts = [escape(r["action"])] if r["action"] else []
+    """What to do, where and the link, escaped for one format ('' when there is nothing to do), as
+    sentences: "Buy it. Where: Billing > Licenses. <link>"."""
+    parts = [escape(_sentence(clean_text(r["action"], 2000)))] if r["action"] else []
     if r["where"]:
-        parts.append(f"where: {escape(r['where'])}")
+        parts.append(f"Where: {escape(_sentence(clean_text(r['where'], 2000)))}")
     if r["link"]:
         parts.append(link(r["link"], r["link"]))
-    return "; ".join(parts)
+    return " ".join(parts)
 
 
 # -- Markdown --
@@ -421,6 +428,20 @@ def _md_link(label: str, url: str) -> str:
         return md(label)
     safe = url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
     return f"[{md(label)}]({safe})"
+
+
+def _evidence_markdown(evidence: list[tuple[str, str]]) -> list[str]:
+    """The evidence as nested list items: an entry's indent (two spaces a level, see
+    :func:`_evidence_lines`) becomes one more level of the list, so a table's entries sit under it."""
+    lines = []
+    for label, value in evidence:
+        name = label.strip()
+        pad = "  " * ((len(label) - len(label.lstrip(" "))) // 2 + 1)
+        if name == "-":
+            lines.append(f"{pad}- {md(value)}")
+        else:
+            lines.append(f"{pad}- {md(name)}: {md(value)}" if value else f"{pad}- {md(name)}:")
+    return lines
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
@@ -454,8 +475,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         evidence = _evidence_lines(c["evidence"])
         if evidence:
             out.append("- **Evidence:**")
-            out += [f"  - {md(label.strip())}: {md(value)}" if value else f"  - {md(label.strip())}:"
-                    for label, value in evidence]
+            out += _evidence_markdown(evidence)
         remediation = _remediation(c["remediation"], md, _md_link)
         if remediation:
             out.append(f"- **Remediation:** {remediation}")

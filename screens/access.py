@@ -7,11 +7,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Button, Static
 
 from dex_tui.results import CheckResult, Status
 from screens.checks_view import CheckDetailDialog, badge
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 from screens.watch import WatchingStep
 
@@ -34,7 +34,7 @@ class AccessScreen(WatchingStep):
 
     def compose_body(self) -> ComposeResult:
         step = self.step
-        with VerticalScroll(id="access-scroll"):
+        with ReadingScroll(id="access-scroll"):
             yield Static("", id="watch-status")
             for check_id in self.watch_ids:
                 yield Static("", id=f"row-{check_id.replace('.', '-')}", classes="access-row")
@@ -72,9 +72,12 @@ class AccessScreen(WatchingStep):
         elif all_pass:
             status.update(plain(f"✔ Both are in place (round {self.rounds}). Watching stopped.", style="bold"))
         elif self.watching:
-            status.update(plain(f"Round {self.rounds}: not complete yet; looking again in {int(next_in)} s. "
-                                "w stops, r looks now, d shows details.", style="italic"))
+            status.update(self.watch_status_line())
         self._show_confirmation(unreadable and not all_pass)
+
+    def watch_status_line(self) -> Text:
+        return self.watch_progress() + plain(" Not complete yet. w stops, r looks now, d shows details.",
+                                             style="italic")
 
     def _show_confirmation(self, offer: bool) -> None:
         """A manual confirmation only when the tenant cannot be read: never instead of a live check."""
@@ -88,6 +91,8 @@ class AccessScreen(WatchingStep):
             widget.update(Text("The checks cannot read your tenant's access settings; you may record that you "
                                "gave access.", style="italic") if offer else "")
         button.display = offer and confirmed is None
+        if not button.display and button.has_focus:  # a hidden button must not keep the focus unseen
+            self.query_one("#next").focus()
 
     @on(Button.Pressed, "#confirm-access")
     def _confirm(self) -> None:

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Static
 
 from dex_tui.answers import Confirmation
 from dex_tui.flow import Step, default_flow
+from screens.chrome import StepFooter, StepHeader
 from screens.text import plain
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class StepScreen(Screen[None]):
         step = self.step
         number, total = self.wizard.core.flow.step_number(self.STEP_ID, self.wizard.flow.answers.service)
         self.sub_title = f"Step {number}/{total} · {step.title}"
-        yield Header(icon="≡")
+        yield StepHeader(icon="≡")
         with Vertical(id="step"):
             yield Static(step.purpose, id="purpose")
             with Vertical(id="body"):
@@ -77,7 +78,7 @@ class StepScreen(Screen[None]):
                 yield back
                 yield Static("", id="gate")
                 yield Button(self.next_label(), id="next", compact=True, variant="primary")
-        yield Footer()
+        yield StepFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()

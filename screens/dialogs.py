@@ -8,16 +8,42 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, Static
 
 from dex_tui.errors import DexError
+from screens.scrolling import ReadingScroll
 from screens.text import plain
 from screens.toggles import TickBox
 
+BODY_ROWS = 14  # the most rows a dialog's scrolling text takes (the CSS's max-height of .dialog-body)
 
-class ErrorDialog(ModalScreen[None]):
+
+class FittedDialog(ModalScreen[ScreenResultType]):
+    """A dialog that fits the terminal at any size: its title and buttons stay on screen (docked in
+    the CSS) and its scrolling text (``.dialog-body``) gets the rows that are left, so a button is
+    never below the bottom edge where Tab could reach it unseen."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.fit_body)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit_body)
+
+    def fit_body(self) -> None:
+        boxes = self.query(".dialog-box")
+        bodies = self.query(".dialog-body")
+        if not boxes or not bodies:
+            return
+        box, body = boxes.first(), bodies.first()
+        others = sum(child.outer_size.height + child.styles.margin.top + child.styles.margin.bottom
+                     for child in box.children if child is not body and child.display)
+        frame = box.styles.border.spacing.height + box.styles.padding.height
+        body.styles.max_height = max(2, min(BODY_ROWS, self.size.height - frame - others))
+
+
+class ErrorDialog(FittedDialog[None]):
     """The one error dialog: a DexError's title, plain explanation and next step."""
 
     BINDINGS = [Binding("escape,enter", "close", "Close", id="error.close")]
@@ -30,7 +56,7 @@ class ErrorDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(self.error.title), classes="dialog-title", id="error-title")
-            with VerticalScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.error.explanation), id="error-explanation")
                 if self.error.next_step:
                     yield Static(plain("What to do: ", style="bold") + plain(self.error.next_step),
@@ -43,7 +69,7 @@ class ErrorDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(FittedDialog[bool]):
     """A yes/no question; Esc means no."""
 
     BINDINGS = [Binding("escape", "no", "Cancel", id="confirm.no")]
@@ -59,7 +85,8 @@ class ConfirmDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(self.title_text), classes="dialog-title")
-            yield Static(plain(self.question), classes="dialog-text")
+            with ReadingScroll(classes="dialog-body", early_focus=True):
+                yield Static(plain(self.question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.no_label, id="confirm-no", compact=True)
                 yield Button(self.yes_label, id="confirm-yes", variant="warning", compact=True)
@@ -73,7 +100,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class LinkDialog(ModalScreen[None]):
+class LinkDialog(FittedDialog[None]):
     """A URL the operator opens on another device: shown in full, copied with OSC 52 on request."""
 
     BINDINGS = [
@@ -90,9 +117,10 @@ class LinkDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static("Open this link in a browser", classes="dialog-title")
-            yield Static(plain(self.why), classes="dialog-text")
-            yield Static(plain(self.url, style="bold underline"), id="link-url", classes="dialog-url")
-            yield Static("", id="link-status", classes="dialog-text")
+            with ReadingScroll(classes="dialog-body", early_focus=True):
+                yield Static(plain(self.why), classes="dialog-text")
+                yield Static(plain(self.url, style="bold underline"), id="link-url", classes="dialog-url")
+                yield Static("", id="link-status", classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Copy link", id="link-copy", variant="primary", compact=True)
                 yield Button("Close", id="link-close", compact=True)
@@ -109,7 +137,7 @@ class LinkDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class SkipRoleDialog(ModalScreen[bool]):
+class SkipRoleDialog(FittedDialog[bool]):
     """Skipping an optional role: what the experts then cannot do, and an explicit acknowledgement.
 
     Dismisses True when the operator acknowledged and skips, False when they grant the role instead.
@@ -127,7 +155,7 @@ class SkipRoleDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Static(plain(f"Skip {self.role_label}?"), classes="dialog-title")
-            with VerticalScroll(classes="dialog-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True):
                 yield Static(plain(self.intro), classes="dialog-text")
                 for item in self.consequences:
                     yield Static(plain("  • " + item), classes="consequence")

@@ -8,11 +8,12 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Markdown, Static
 
 from dex_tui.flow import Flow, Step
+from screens.scrolling import ReadingScroll
 
 # Keys that are not bindings of the wizard (Textual's focus and button keys, its command palette).
 _PLAIN_KEYS = (("Tab, Shift+Tab", "move between fields and buttons"), ("Enter, Space", "press a button, tick a box"))
@@ -96,7 +97,7 @@ class HelpScreen(ModalScreen[None]):
             text += "\n" + self.demo
         with Vertical(classes="dialog-box"):
             yield Static(f"Help: {self.step.title}", classes="dialog-title")
-            with VerticalScroll(classes="dialog-body", id="help-body"):
+            with ReadingScroll(classes="dialog-body", early_focus=True, id="help-body"):
                 yield Markdown(text, id="help-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="help-close", compact=True)

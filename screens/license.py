@@ -10,10 +10,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Button, Label, Static
 
 from dex_tui.results import CheckResult
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 from screens.watch import WatchingStep
 
@@ -31,7 +31,7 @@ class LicenseScreen(WatchingStep):
 
     def compose_body(self) -> ComposeResult:
         step = self.step
-        with VerticalScroll(id="license-scroll"):
+        with ReadingScroll(id="license-scroll"):
             yield Static(plain(INTRO), classes="step-text")
             yield Static(plain(f"In the {step.link_label}: ", style="bold") + plain(step.portal_path),
                          classes="step-text")
@@ -65,8 +65,7 @@ class LicenseScreen(WatchingStep):
         elif hints:
             status.update(plain(f"✔ Seen at round {self.rounds}. Watching stopped.", style="bold"))
         elif self.watching:
-            status.update(plain(f"Not seen yet (round {self.rounds}); looking again in {int(next_in)} s. "
-                                "w stops, r looks now.", style="italic"))
+            status.update(self.watch_status_line())
         hint = self.query_one("#license-hint", Static)
         if hints:
             hint.update(plain("A subscription that looks like Defender Experts is in the tenant: ")
@@ -78,6 +77,9 @@ class LicenseScreen(WatchingStep):
         else:
             hint.update(plain("Microsoft publishes no part number for Defender Experts, so the wizard may never "
                               "see it with certainty. When the order is placed, confirm it below."))
+
+    def watch_status_line(self) -> Text:
+        return self.watch_progress() + plain(" Not seen yet. w stops, r looks now.", style="italic")
 
     def _show_confirmation(self) -> None:
         confirmed = self.wizard.flow.answers.license

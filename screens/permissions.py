@@ -21,6 +21,7 @@ from dex_tui.catalogue import catalogue
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT
 from screens.base import StepScreen, role_warning
 from screens.dialogs import SkipRoleDialog
+from screens.scrolling import ReadingText
 from screens.text import plain
 from screens.toggles import TickBox
 
@@ -45,7 +46,7 @@ class PermissionsScreen(StepScreen):
         roles = catalogue().roles
         answers = self.wizard.flow.answers
         step = self.step
-        with VerticalScroll(id="permissions-scroll"):
+        with VerticalScroll(id="permissions-scroll", can_focus=False):
             yield Label("Always granted", classes="field-label")
             yield TickBox("Service provider access · required", value=True, disabled=True,
                            id="role-service_provider", classes="role", compact=True)
@@ -63,8 +64,8 @@ class PermissionsScreen(StepScreen):
                                id=f"role-{name}", classes="role", compact=True)
                 yield Static(plain(role.grants), classes="role-grants")
             yield Static("", id="role-warnings")
-            yield Static(plain(f"Then in the {step.link_label}: ", style="bold") + plain(step.portal_path),
-                         id="portal-path")
+            yield ReadingText(plain(f"Then in the {step.link_label}: ", style="bold") + plain(step.portal_path),
+                              id="portal-path")
             yield self.demo_status()
 
     def on_mount(self) -> None:

@@ -3,19 +3,23 @@ decisions, export of the report, where the audit trail is, and what comes next."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from dex_tui.answers import Answers, role_label
 from dex_tui.catalogue import CHECK_IDS
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
 from dex_tui.report import VERDICT_TEXT, verdict_for
-from dex_tui.results import CheckResult, Status
+from dex_tui.results import CheckResult, Group, Status
 from screens.base import StepScreen, role_warning
-from screens.checks_view import CheckDetailDialog, badge, checks_for
+from screens.checks_view import GROUP_TITLES, CheckDetailDialog, badge, checks_for, group_of
+from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
 
 
@@ -29,7 +33,7 @@ class ReviewScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="verdict")
-        with VerticalScroll(id="review-scroll"):
+        with ReadingScroll(id="review-scroll"):
             yield Label("Warnings", classes="field-label")
             yield Static("", id="warnings")
             yield Label("Your decisions", classes="field-label")
@@ -44,7 +48,7 @@ class ReviewScreen(StepScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.results_changed()
-        self.query_one("#review-scroll", VerticalScroll).focus()
+        self.query_one("#review-scroll", ReadingScroll).focus()
 
     def next_label(self) -> str:
         return "Finish ✔"
@@ -53,12 +57,12 @@ class ReviewScreen(StepScreen):
         wizard = self.wizard
         answers = wizard.flow.answers
         ids = CHECK_IDS  # every check, those skipped for this service too (with why)
-        results = [wizard.results[i] for i in ids if i in wizard.results]
+        results = [wizard.results[i] for i in grouped_ids(ids, wizard.results) if i in wizard.results]
         verdict = verdict_text(results, wizard.checks_running, len(ids))
         self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
         self.query_one("#warnings", Static).update(self._warnings(results, answers))
         self.query_one("#decisions", Static).update(decisions_text(answers, wizard.core.flow))
-        self.query_one("#all-checks", Static).update(checks_text(results))
+        self.query_one("#all-checks", Static).update(checks_grid(results))
         self._show_report_status()
         steps = wizard.core.flow.next_steps(answers.service)
         self.query_one("#next-steps", Static).update(
@@ -74,20 +78,26 @@ class ReviewScreen(StepScreen):
         domain = plain(" (") + tenant(org.default_domain) + plain(")") if org.default_domain else Text("")
         return tenant(org.display_name, style="bold") + domain + plain(": ")
 
-    def _warnings(self, results: list[CheckResult], answers: Answers) -> Text:
-        text = Text()
+    def _warnings(self, results: list[CheckResult], answers: Answers) -> RenderableType:
+        """Each warning once, in the Eligibility step's order: the skipped roles first, then every check
+        that failed, warns or could not be read (the roles check is the skipped roles)."""
+        grid = _grid()
         for role in answers.skipped_roles() if answers.service == "xdr" else []:
-            text.append_text(role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role])))
-            text.append("\n")
-        for result in results:
-            if result.status in (Status.FAIL, Status.WARN, Status.UNKNOWN) and result.id != "experts.roles":
-                text.append_text(badge(result.status.value) + plain(f"  {result.title}: ", style="bold")
-                                 + tenant(result.summary, limit=400))
-                text.append("\n")
-        if not text.plain:
+            warning = role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role]))
+            grid.add_row(Text("⚠ skipped", style="bold yellow"),
+                         warning[2:] if warning.plain.startswith("⚠ ") else warning)
+        attention = [r for r in results
+                     if r.status in (Status.FAIL, Status.WARN, Status.UNKNOWN) and r.id != "experts.roles"]
+        for result in attention:
+            grid.add_row(badge(result.status.value), _check_line(result))
+        if not grid.rows:
             return plain("None.")
-        text.rstrip()
-        return text
+        return grid
+
+    def refresh_frame(self) -> None:
+        """As every step, but the skipped roles are said once, under Warnings, not in the banner too."""
+        super().refresh_frame()
+        self.query_one("#skip-warning", Static).display = False
 
     def _show_report_status(self) -> None:
         wizard = self.wizard
@@ -157,8 +167,34 @@ def decisions_text(answers: Answers, flow: Flow) -> Text:
     return Text("\n").join(lines)
 
 
-def checks_text(results: list[CheckResult]) -> Text:
-    """Every check as a line: status, title, summary (d shows the evidence of one)."""
-    lines = [badge(r.status.value) + plain(f"  {r.title}: ", style="bold") + tenant(r.summary, limit=300)
-             for r in results]
-    return Text("\n").join(lines) if lines else plain("No results yet.", style="italic")
+def grouped_ids(ids: Iterable[str], results: dict[str, CheckResult]) -> list[str]:
+    """``ids`` in the Eligibility step's order: Required, Coverage, Information, catalogue order within."""
+    ids = list(ids)
+    return [i for group in GROUP_TITLES for i in ids if group_of(i, results) == group]
+
+
+def _grid() -> Table:
+    """Two columns: the status glyph and word, then the text, which wraps under itself."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=10, no_wrap=True)
+    grid.add_column(ratio=1)
+    return grid
+
+
+def _check_line(result: CheckResult) -> Text:
+    return plain(f"{result.title}: ", style="bold") + tenant(result.summary, limit=300)
+
+
+def checks_grid(results: list[CheckResult]) -> RenderableType:
+    """Every check under its group's title (as on the Eligibility step): the status as a coloured glyph
+    and word (readable without colour too), the title and the one-line result."""
+    if not results:
+        return plain("No results yet.", style="italic")
+    grid = _grid()
+    shown: set[Group] = set()
+    for result in results:
+        if result.group not in shown:
+            shown.add(result.group)
+            grid.add_row(Text(""), Text(GROUP_TITLES[result.group], style="bold underline"))
+        grid.add_row(badge(result.status.value), _check_line(result))
+    return grid

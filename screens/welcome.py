@@ -42,7 +42,7 @@ class WelcomeScreen(StepScreen):
                          id="demo-banner")
         if wizard.core.notice:
             yield Static(plain(wizard.core.notice), id="notice")
-        with VerticalScroll(id="welcome-scroll"):
+        with VerticalScroll(id="welcome-scroll", can_focus=False):  # its fields scroll it
             yield Static(plain(INTRO), id="intro")
             yield Label("Service", classes="field-label")
             with RadioSet(id="service"):

@@ -238,6 +238,21 @@ def test_pages_are_yielded_one_at_a_time() -> None:
     assert next(iterator) == [{"id": 2}] and len(adapter.seen) == 2
 
 
+def test_pages_read_are_counted_per_read_as_they_arrive_and_shared_by_derived_clients() -> None:
+    pages = {"/api/machines": {"value": [{"id": 1}], "@odata.nextLink": "https://mde.unit.test/api/machines?$skip=1"},
+             "/api/machines?$skip=1": {"value": [{"id": 2}]}}
+    client, _, _ = make_client(_pager(pages))
+    derived = client.derive()
+    iterator = derived.iter_pages("mde", "/machines", read="machines")
+    assert client.pages_read() == {}
+    next(iterator)
+    assert client.pages_read() == {"machines": 1}
+    next(iterator)
+    assert client.pages_read() == {"machines": 2} == derived.pages_read()
+    list(client.iter_pages("mde", "/machines"))  # a read without a name is not counted
+    assert client.pages_read() == {"machines": 2}
+
+
 def test_count_uses_consistency_level_and_text_plain() -> None:
     client, adapter, _ = make_client(lambda seen: (200, {"Content-Type": "text/plain"}, "\ufeff893"))
     assert client.count("/users", filter="userType eq 'Member'", read="user_count") == 893

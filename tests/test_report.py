@@ -227,3 +227,16 @@ def test_text_view_wraps_to_the_terminal_width_under_its_own_column(width: int) 
     for check in report["checks"]:
         row = next(line for line in plain.splitlines() if re.search(rf"\b{re.escape(check['id'])}\b", line))
         assert row.startswith("  " + check["status"].upper())
+
+
+def test_markdown_evidence_keeps_its_nesting_and_remediation_reads_as_sentences() -> None:
+    report = mixed_report()
+    doc = render_markdown(report)
+    lines = doc.splitlines()
+    nested = [i for i, line in enumerate(lines) if re.match(r"^  - [^:]+:$", line)]
+    assert nested, "some evidence holds a table or a list of tables"
+    for i in nested:  # an entry that holds others is followed by its entries, one level deeper
+        assert lines[i + 1].startswith("    - "), lines[i:i + 2]
+    assert ".; where:" not in doc and "; where:" not in doc
+    remedies = [line for line in lines if line.startswith("- **Remediation:**") and "Where:" in line]
+    assert remedies and all(re.search(r"[.!?:] Where: ", line) for line in remedies), remedies
