@@ -129,8 +129,11 @@ async def test_a_long_paged_read_shows_the_pages_read_so_far(state_dir: Path, mo
         await reach(app, pilot, "signin")
         await pilot.press("ctrl+n")
         await reach(app, pilot, "eligibility")
+        await wait_for(pilot, lambda: not app.checks_running, timeout=30)
         table = app.screen.query_one("#checks", ChecksTable)
         progress: list[str] = []
+        await pilot.press("r")  # read again, on this step from the start (the first run began on Sign in)
+        await wait_for(pilot, lambda: app.checks_running, timeout=5)
 
         def reading() -> bool:
             if "devices.onboarded" in table.rows:
