@@ -314,26 +314,33 @@ class WizardSession:
 
     # -- acknowledgements of checks (dex_tui.acknowledgements) -------------------------------------
 
+    def check_acknowledgeable(self, check_id: str) -> None:
+        """:class:`~dex_tui.acknowledgements.AcknowledgementRefused` when ``check_id`` cannot be
+        acknowledged as it stands (no result yet, a blocker, nothing to acknowledge, the roles check)."""
+        from dex_tui.acknowledgements import ROLES_CHECK, AcknowledgementRefused, acknowledgeable
+
+        result = self.results.get(check_id)
+        if check_id == ROLES_CHECK:
+            raise AcknowledgementRefused(
+                "A skipped role is acknowledged where it is skipped.",
+                next_step="Go to Manage permissions and skip the role again with a reason, or grant it.")
+        if result is None:
+            raise AcknowledgementRefused(f"The check {check_id} has no result yet.",
+                                         next_step="Wait for the checks to finish, then acknowledge it.")
+        if not acknowledgeable(result):
+            why = (f"it is a blocker that is {result.status.value}: blockers cannot be acknowledged"
+                   if result.status.value in ("fail", "unknown") else f"it is {result.status.value}: "
+                   "nothing needs acknowledging")
+            raise AcknowledgementRefused(f"{result.title} cannot be acknowledged: {why}.",
+                                         next_step="Fix what the check reports, then run the checks again.")
+
     def check_acknowledgement(self, check_id: str | None, reason: str, expires: date | None) -> str:
         """The reason, trimmed, when ``check_id`` (None: a role skip) may be acknowledged with it until
         ``expires``; :class:`~dex_tui.acknowledgements.AcknowledgementRefused` saying why not otherwise."""
-        from dex_tui.acknowledgements import MAX_REASON, ROLES_CHECK, AcknowledgementRefused, acknowledgeable
+        from dex_tui.acknowledgements import MAX_REASON, AcknowledgementRefused
 
         if check_id is not None:
-            result = self.results.get(check_id)
-            if check_id == ROLES_CHECK:
-                raise AcknowledgementRefused(
-                    "A skipped role is acknowledged where it is skipped.",
-                    next_step="Go to Manage permissions and skip the role again with a reason, or grant it.")
-            if result is None:
-                raise AcknowledgementRefused(f"The check {check_id} has no result yet.",
-                                             next_step="Wait for the checks to finish, then acknowledge it.")
-            if not acknowledgeable(result):
-                why = (f"it is a blocker that is {result.status.value}: blockers cannot be acknowledged"
-                       if result.status.value in ("fail", "unknown") else f"it is {result.status.value}: "
-                       "nothing needs acknowledging")
-                raise AcknowledgementRefused(f"{result.title} cannot be acknowledged: {why}.",
-                                             next_step="Fix what the check reports, then run the checks again.")
+            self.check_acknowledgeable(check_id)
         reason = " ".join(reason.split())
         if not reason:
             raise AcknowledgementRefused("An acknowledgement needs a reason.",

@@ -16,7 +16,8 @@ from screens.text import plain
 
 class EligibilityScreen(StepScreen):
     STEP_ID = "eligibility"
-    BINDINGS = [Binding("r", "rerun", "Re-run checks", id="eligibility.rerun")]
+    BINDINGS = [Binding("r", "rerun", "Re-run checks", id="eligibility.rerun"),
+                Binding("k", "acknowledge", "Acknowledge", id="eligibility.acknowledge")]
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="checks-progress")
@@ -61,6 +62,12 @@ class EligibilityScreen(StepScreen):
 
     def action_rerun(self) -> None:
         self.wizard.action_rerun_checks()
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge the highlighted check's warning (with why and until when)."""
+        check_id = self.query_one("#checks", ChecksTable).selected_id()
+        if check_id is not None:
+            self.wizard.ask_acknowledgement(check_id)
 
 
 def progress_text(results: dict[str, CheckResult], ids: list[str], running: bool, checked_at: str,
