@@ -135,11 +135,10 @@ class _AcknowledgementFields:
     """The reason (required) and the optional expiry, shared by the two acknowledgement dialogs."""
 
     def ack_fields(self, prefix: str) -> ComposeResult:
-        yield Label("Why is this accepted? (required; the report and the audit trail keep it)",
-                    classes="field-label")
+        yield Label("Why is this accepted? (required)", classes="field-label")
         yield Input("", id=f"{prefix}-reason", placeholder="e.g. Our SOC takes the response actions",
                     max_length=MAX_REASON, compact=True)
-        yield Label("Until when? (optional, YYYY-MM-DD; from that day it counts again)", classes="field-label")
+        yield Label("Until when? (optional, YYYY-MM-DD: from that day it counts again)", classes="field-label")
         yield Input("", id=f"{prefix}-expires", placeholder="YYYY-MM-DD", max_length=10, compact=True)
 
     def ack_values(self, screen: ModalScreen[Any], prefix: str, today: date, validate: Validate,
@@ -249,9 +248,10 @@ class AcknowledgeDialog(_AcknowledgementFields, ModalScreen["Acknowledged | bool
             with VerticalScroll(classes="dialog-body"):
                 yield Static(plain(f"{result.status.value}: ", style="bold") + tenant(result.summary, limit=600),
                              classes="dialog-text", id="ack-summary")
-                yield Static(plain("The check keeps its status and is marked acknowledged in the review and the "
-                                   "report; until the expiry it does not count towards the verdict. Blockers "
-                                   "that fail cannot be acknowledged."), classes="dialog-text")
+                yield Static(plain("The check keeps its status and is marked acknowledged in the review, the "
+                                   "report and the audit trail, with your reason; until the expiry it does not "
+                                   "count towards the verdict. Blockers that fail cannot be acknowledged."),
+                             classes="dialog-text")
                 if self.current is not None:
                     now = self.current
                     yield Static(plain("Acknowledged now by ") + tenant(now.by) + plain(f" at {now.at}: ")

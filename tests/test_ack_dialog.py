@@ -41,6 +41,18 @@ def role_events(app: WizardApp) -> list[tuple[object, object]]:
     return [(r["event"], r.get("role")) for r in app.core.audit.read() if str(r["event"]).startswith("role_")]
 
 
+async def press_button(app: WizardApp, pilot: Pilot[Any], selector: str) -> None:
+    """Focus a dialog's button (focus moves on the next idle), then press it with Enter."""
+    button = app.screen.query_one(selector)
+    button.focus()
+    await wait_for(pilot, lambda: app.focused is button)
+    await pilot.press("enter")
+
+
+async def focused(app: WizardApp, pilot: Pilot[Any], selector: str) -> None:
+    await wait_for(pilot, lambda: app.focused is app.screen.query_one(selector))
+
+
 async def skip_dialog(app: WizardApp, pilot: Pilot[Any]) -> SkipRoleDialog:
     await wait_for(pilot, lambda: shown(app, SkipRoleDialog))
     await pilot.pause()
@@ -63,9 +75,8 @@ async def test_esc_in_the_skip_dialog_asked_by_next_changes_nothing(state_dir: P
         assert app.screen.query_one("#role-security_operator", Checkbox).value is False
         assert role_events(app) == []
         await pilot.press("ctrl+n")  # asked again, and Cancel is the same as Esc
-        dialog = await skip_dialog(app, pilot)
-        dialog.query_one("#skip-cancel").focus()
-        await pilot.press("enter")
+        await skip_dialog(app, pilot)
+        await press_button(app, pilot, "#skip-cancel")
         await wait_for(pilot, lambda: not shown(app, SkipRoleDialog))
         assert app.flow.answers.roles["security_operator"] is None and role_events(app) == []
         await pilot.press("ctrl+c")
@@ -80,6 +91,7 @@ async def test_esc_after_unticking_a_granted_role_keeps_it_granted(state_dir: Pa
         await wait_for(pilot, lambda: app.flow.answers.roles["security_operator"] is True)
         await pilot.press("space")  # unticked: the skip dialog asks
         dialog = await skip_dialog(app, pilot)
+        await focused(app, pilot, "#skip-ack")
         await pilot.press("space", "tab", *"Ours")  # even with the box ticked and a reason typed
         assert dialog.query_one("#skip-reason", Input).value == "Ours"
         await pilot.press("escape")
@@ -98,9 +110,8 @@ async def test_grant_happens_only_through_its_button(state_dir: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_permissions(app, pilot)
         await pilot.press("ctrl+n")
-        dialog = await skip_dialog(app, pilot)
-        dialog.query_one("#skip-grant").focus()
-        await pilot.press("enter")
+        await skip_dialog(app, pilot)
+        await press_button(app, pilot, "#skip-grant")
         await wait_for(pilot, lambda: app.flow.answers.roles["security_operator"] is True)
         assert role_events(app) == [("role_granted", "security_operator")]
         await pilot.press("ctrl+c")
@@ -113,26 +124,29 @@ async def test_skipping_needs_the_box_and_a_reason_and_a_valid_expiry(state_dir:
         await pilot.press("ctrl+n")
         dialog = await skip_dialog(app, pilot)
         hint = dialog.query_one("#skip-hint", Static)
-        dialog.query_one("#skip-confirm").focus()
-        await pilot.press("enter")  # nothing ticked
-        await pilot.pause()
-        assert shown(app, SkipRoleDialog) and "Tick the box first" in str(hint.render())
-        await pilot.press("space")  # the box has focus again
-        dialog.query_one("#skip-confirm").focus()
-        await pilot.press("enter")  # no reason
-        await pilot.pause()
-        assert shown(app, SkipRoleDialog) and "needs a reason" in str(hint.render())
-        assert app.focused is dialog.query_one("#skip-reason")
+        await press_button(app, pilot, "#skip-confirm")  # nothing ticked
+        await wait_for(pilot, lambda: "Tick the box first" in str(hint.render()))
+        assert shown(app, SkipRoleDialog)
+        box = dialog.query_one("#skip-ack", Checkbox)
+        await wait_for(pilot, lambda: app.focused is box)  # the box has focus again
+        await pilot.press("space")
+        await wait_for(pilot, lambda: box.value)
+        await press_button(app, pilot, "#skip-confirm")  # no reason
+        await wait_for(pilot, lambda: "needs a reason" in str(hint.render()))
+        assert shown(app, SkipRoleDialog)
+        await wait_for(pilot, lambda: app.focused is dialog.query_one("#skip-reason"))
         await pilot.press(*"SOCacts", "tab", *"2026-02-30", "enter")  # not a date
-        await pilot.pause()
-        assert shown(app, SkipRoleDialog) and "is not a date" in str(hint.render())
+        await wait_for(pilot, lambda: "is not a date" in str(hint.render()))
+        assert shown(app, SkipRoleDialog)
         expires = dialog.query_one("#skip-expires", Input)
+        await focused(app, pilot, "#skip-expires")
         expires.value = ""
         await pilot.press(*"2026-11-24", "enter")  # today: it would have expired already
-        await pilot.pause()
-        assert shown(app, SkipRoleDialog) and "not after today (2026-11-24)" in str(hint.render())
+        await wait_for(pilot, lambda: "not after today (2026-11-24)" in str(hint.render()))
+        assert shown(app, SkipRoleDialog)
         assert dialog.query_one("#skip-reason", Input).value == "SOCacts"  # what was typed is kept
         assert app.flow.answers.roles["security_operator"] is None and role_events(app) == []
+        await focused(app, pilot, "#skip-expires")
         expires.value = ""
         await pilot.press(*"2027-01-31", "enter")
         await wait_for(pilot, lambda: app.flow.answers.roles["security_operator"] is False)
@@ -161,15 +175,17 @@ async def test_acknowledging_a_warning_on_eligibility(state_dir: Path) -> None:
         table.move_cursor(row=table.get_row_index("devices.av_mode"))
         await pilot.press("k")
         await wait_for(pilot, lambda: shown(app, AcknowledgeDialog))
-        assert app.focused is app.screen.query_one("#ack-reason")
+        await focused(app, pilot, "#ack-reason")
         await pilot.press(*"Migration", "escape")  # Esc: nothing recorded
         await wait_for(pilot, lambda: not shown(app, AcknowledgeDialog))
         assert "devices.av_mode" not in app.flow.answers.acknowledgements
         await pilot.press("k")
         await wait_for(pilot, lambda: shown(app, AcknowledgeDialog))
+        await focused(app, pilot, "#ack-reason")
         await pilot.press("enter")  # no reason: refused, the dialog stays
-        await pilot.pause()
-        assert shown(app, AcknowledgeDialog) and "needs a reason" in screen_text(app)
+        await wait_for(pilot, lambda: "needs a reason" in screen_text(app))
+        assert shown(app, AcknowledgeDialog)
+        await focused(app, pilot, "#ack-reason")
         await pilot.press(*"Migration", "tab", *"2027-03-31", "enter")
         await wait_for(pilot, lambda: "devices.av_mode" in app.flow.answers.acknowledgements)
         assert app.flow.answers.acknowledgements["devices.av_mode"].expires == date(2027, 3, 31)
@@ -179,8 +195,7 @@ async def test_acknowledging_a_warning_on_eligibility(state_dir: Path) -> None:
         await pilot.press("k")  # again: the current acknowledgement is shown, and can be withdrawn
         await wait_for(pilot, lambda: shown(app, AcknowledgeDialog))
         assert "Acknowledged now by admin@contoso.onmicrosoft.com" in screen_text(app)
-        app.screen.query_one("#ack-withdraw").focus()
-        await pilot.press("enter")
+        await press_button(app, pilot, "#ack-withdraw")
         await wait_for(pilot, lambda: "devices.av_mode" not in app.flow.answers.acknowledgements)
         assert app.core.audit.read()[-1]["event"] == "acknowledgement_withdrawn"
         await pilot.press("ctrl+c")
