@@ -42,10 +42,11 @@ def role_events(app: WizardApp) -> list[tuple[object, object]]:
 
 
 async def press_button(app: WizardApp, pilot: Pilot[Any], selector: str) -> None:
-    """Focus a dialog's button (focus moves on the next idle), then press it with Enter."""
+    """Focus a dialog's button (focus moves on the next idle), then press it with Enter. A button
+    ignores presses for 0.2 s after one (its "-active" look), so a second press waits that out."""
     button = app.screen.query_one(selector)
     button.focus()
-    await wait_for(pilot, lambda: app.focused is button)
+    await wait_for(pilot, lambda: app.focused is button and not button.has_class("-active"))
     await pilot.press("enter")
 
 
