@@ -24,7 +24,6 @@ from dex_tui.stamps import refuse_future, utc_stamp
 SERVICES = ("xdr", "hunting", "mdr")
 OPTIONAL_ROLES = ("security_operator", "security_administrator")
 ROLE_KEYS = {f"skip_{role}": role for role in OPTIONAL_ROLES}  # acknowledgement key -> the role skipped
-ACKNOWLEDGEMENTS = tuple(ROLE_KEYS)
 ROLES_CHECK = "experts.roles"  # the check a reasoned role skip acknowledges
 MAX_REASON = 500
 MAX_BY = 200
