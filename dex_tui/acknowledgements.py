@@ -141,10 +141,21 @@ def report_day(report: Mapping[str, Any]) -> date:
     return datetime.fromisoformat(str(report["generated_at"]).replace("Z", "+00:00")).astimezone(UTC).date()
 
 
+def verdict_words(verdict: str, active: int) -> str:
+    """The verdict in words (``report.VERDICT_TEXT``), saying how many acknowledged checks do not count."""
+    from dex_tui.report import VERDICT_TEXT
+
+    if not active:
+        return VERDICT_TEXT[verdict]
+    counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see Acknowledgements)."
+    return (f"Ready: every required check passed or is acknowledged; {counted}" if verdict == "ready"
+            else f"{VERDICT_TEXT[verdict]} {counted}")
+
+
 def attach(report: Mapping[str, Any], results: Sequence[CheckResult], outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """A copy of ``report`` with ``acknowledgements[]``, each acknowledged check marked with its
     ``acknowledgement``, and the verdict and exit code recomputed without the active ones."""
-    from dex_tui.report import VERDICT_TEXT, VERDICTS, exit_code_for
+    from dex_tui.report import VERDICTS, exit_code_for
 
     if not outcomes:
         return dict(report)
@@ -155,15 +166,11 @@ def attach(report: Mapping[str, Any], results: Sequence[CheckResult], outcomes: 
     out["acknowledgements"] = [o.to_dict() for o in outcomes]
     code = exit_code_for(counting(results, outcomes))
     out["verdict"], out["exit_code"] = VERDICTS[code], int(code)
-    out["verdict_text"] = VERDICT_TEXT[VERDICTS[code]]
     active = sum(1 for o in outcomes if o.state == "active")
-    if active:
-        counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see Acknowledgements)."
-        out["verdict_text"] = (f"Ready: every required check passed or is acknowledged; {counted}"
-                               if out["verdict"] == "ready" else f"{out['verdict_text']} {counted}")
+    out["verdict_text"] = verdict_words(out["verdict"], active)
     out["summary"] = {**report["summary"], "acknowledged": active}
     return out
 
 
 __all__ = ["MAX_REASON", "ROLES_CHECK", "Acknowledgement", "AcknowledgementRefused", "Outcome", "acknowledgeable",
-           "attach", "counting", "evaluate", "parse_expiry", "report_day"]
+           "attach", "counting", "evaluate", "parse_expiry", "report_day", "verdict_words"]

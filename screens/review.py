@@ -9,12 +9,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
-from dex_tui.acknowledgements import ROLES_CHECK, Outcome, acknowledgeable, counting
+from dex_tui.acknowledgements import ROLES_CHECK, Outcome, acknowledgeable, counting, verdict_words
 from dex_tui.answers import Answers, role_label
 from dex_tui.catalogue import CHECK_IDS
 from dex_tui.drift import Drift, listed_changes
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
-from dex_tui.report import VERDICT_TEXT, verdict_for
+from dex_tui.report import verdict_for
 from dex_tui.results import CheckResult, Status
 from screens.base import StepScreen, role_warning
 from screens.checks_view import CheckDetailDialog, badge, checks_for
@@ -59,8 +59,9 @@ class ReviewScreen(StepScreen):
         answers = wizard.flow.answers
         ids = CHECK_IDS  # every check, those skipped for this service too (with why)
         results = [wizard.results[i] for i in ids if i in wizard.results]
-        counted = counting(results, wizard.core.acknowledgement_outcomes())  # acknowledged ones do not count
-        verdict = verdict_text(results, wizard.checks_running, len(ids), counted)
+        outcomes = wizard.core.acknowledgement_outcomes()  # the acknowledged checks do not count
+        verdict = verdict_text(results, wizard.checks_running, len(ids), counting(results, outcomes),
+                               sum(1 for o in outcomes if o.state == "active"))
         self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
         self.query_one("#warnings", Static).update(self._warnings(results, answers))
         self.query_one("#decisions", Static).update(decisions_text(answers, wizard.core.flow))
@@ -154,15 +155,15 @@ class ReviewScreen(StepScreen):
 
 
 def verdict_text(results: list[CheckResult], running: bool, expected: int,
-                 counted: list[CheckResult] | None = None) -> Text:
+                 counted: list[CheckResult] | None = None, acknowledged: int = 0) -> Text:
     """The report's verdict in one line (the same words as ``dex-tui check``); ``counted``: the results
-    that count (all but the acknowledged ones; default all)."""
+    that count (all but the ``acknowledged`` ones; default all)."""
     if running or len(results) < expected:
         return plain("The checks are still running…", style="italic")
     verdict = verdict_for(results if counted is None else counted)
     style = {"ready": "bold green", "warnings": "bold yellow", "blocked": "bold red"}.get(verdict, "bold magenta")
     mark = {"ready": "✔", "warnings": "▲", "blocked": "✖"}.get(verdict, "?")
-    return plain(f"{mark} {VERDICT_TEXT[verdict]}", style=style)
+    return plain(f"{mark} {verdict_words(verdict, acknowledged)}", style=style)
 
 
 def decisions_text(answers: Answers, flow: Flow) -> Text:
