@@ -141,13 +141,14 @@ def report_day(report: Mapping[str, Any]) -> date:
     return datetime.fromisoformat(str(report["generated_at"]).replace("Z", "+00:00")).astimezone(UTC).date()
 
 
-def verdict_words(verdict: str, active: int) -> str:
-    """The verdict in words (``report.VERDICT_TEXT``), saying how many acknowledged checks do not count."""
+def verdict_words(verdict: str, active: int, listed_under: str = "Acknowledgements") -> str:
+    """The verdict in words (``report.VERDICT_TEXT``), saying how many acknowledged checks do not count
+    and under which heading they are listed."""
     from dex_tui.report import VERDICT_TEXT
 
     if not active:
         return VERDICT_TEXT[verdict]
-    counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see Acknowledgements)."
+    counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see {listed_under})."
     return (f"Ready: every required check passed or is acknowledged; {counted}" if verdict == "ready"
             else f"{VERDICT_TEXT[verdict]} {counted}")
 

@@ -163,7 +163,7 @@ def verdict_text(results: list[CheckResult], running: bool, expected: int,
     verdict = verdict_for(results if counted is None else counted)
     style = {"ready": "bold green", "warnings": "bold yellow", "blocked": "bold red"}.get(verdict, "bold magenta")
     mark = {"ready": "✔", "warnings": "▲", "blocked": "✖"}.get(verdict, "?")
-    return plain(f"{mark} {verdict_words(verdict, acknowledged)}", style=style)
+    return plain(f"{mark} {verdict_words(verdict, acknowledged, 'Warnings')}", style=style)
 
 
 def decisions_text(answers: Answers, flow: Flow) -> Text:
