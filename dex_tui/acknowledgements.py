@@ -1,9 +1,11 @@
 """Acknowledgements that expire: an accepted deviation, written down with who, when, why and until when.
 
-An answers file may acknowledge a check by its id (``[acknowledgements."devices.av_mode"]``) with
-``by``, ``at``, a ``reason`` and an optional ``expires`` date; a skipped role's acknowledgement
-(``[acknowledgements.skip_security_operator]``) may carry a ``reason`` and ``expires`` too, and then
-acknowledges the ``experts.roles`` warning once every skipped role is acknowledged so.
+The answers (``dex_tui.answers``, the one reader of the answers file and the progress file) hold them
+by key: a check id (``[acknowledgements."devices.av_mode"]``) with ``by``, ``at``, a ``reason`` and an
+optional ``expires`` date, or a skipped role (``[acknowledgements.skip_security_operator]``), which with
+a ``reason`` (and optionally ``expires``) acknowledges the ``experts.roles`` warning once every skipped
+role is acknowledged so. The wizard records them through ``WizardSession.acknowledge`` and
+``decide_role``.
 
 :func:`evaluate` decides, from the results and the day of the report, each acknowledgement's state:
 
@@ -15,48 +17,47 @@ acknowledges the ``experts.roles`` warning once every skipped role is acknowledg
   acknowledged; it counts;
 - ``not_needed``: the check passes (or is skipped or information) now: nothing is waived.
 
-Pure apart from :func:`read_answers_file`; the wizard's session can call :func:`parse_entries` with the
-entries it holds and :func:`evaluate` / :func:`attach` with its results and report.
+Pure: the entries are ``Answers.waivers()``.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-from dex_tui.answers import Answers
-from dex_tui.catalogue import ALL_CHECK_IDS
+from dex_tui.answers import MAX_REASON, ROLE_KEYS, ROLES_CHECK, Acknowledgement, Answers
 from dex_tui.errors import UsageError
 from dex_tui.results import CheckResult, Severity, Status
 
-ROLE_KEYS = {"skip_security_operator": "security_operator", "skip_security_administrator": "security_administrator"}
-ROLES_CHECK = "experts.roles"
-MAX_REASON = 500
 _WAIVABLE = (Status.WARN, Status.FAIL, Status.UNKNOWN)
 
 
-@dataclass(frozen=True)
-class Acknowledgement:
-    """One written-down acceptance: of a check (``key`` is its id) or of a skipped role (``key`` is
-    ``skip_<role>``, for :data:`ROLES_CHECK`)."""
+class AcknowledgementRefused(UsageError):
+    """The wizard will not record this acknowledgement (a blocker, no reason, a past expiry)."""
 
-    key: str
-    by: str
-    at: str
-    reason: str
-    expires: date | None = None
+    default_title = "Cannot acknowledge"
 
-    @property
-    def check_id(self) -> str:
-        return ROLES_CHECK if self.key in ROLE_KEYS else self.key
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "by": self.by, "at": self.at, "reason": self.reason,
-                "expires": self.expires.isoformat() if self.expires else None}
+def parse_expiry(text: str, today: date) -> date | None:
+    """The expiry an operator typed (``YYYY-MM-DD``; empty: none), which must be a real date after
+    ``today``; :class:`AcknowledgementRefused` saying what to type otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise AcknowledgementRefused(f"{text[:40]!r} is not a date.",
+                                     next_step="Type the expiry as YYYY-MM-DD, e.g. 2027-03-31, or leave it empty.")
+    if day <= today:
+        raise AcknowledgementRefused(f"The expiry {day.isoformat()} is not after today ({today.isoformat()}): the "
+                                     "acknowledgement would have expired already.",
+                                     next_step="Give a later date, or leave it empty for no expiry.")
+    return day
 
 
 @dataclass(frozen=True)
@@ -76,86 +77,15 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         return {"check_id": self.check_id, "state": self.state, "why": self.why,
                 "expires": self.expires.isoformat() if self.expires else None,
-                "acknowledgements": [a.to_dict() for a in self.acknowledgements]}
+                "acknowledgements": [{"key": a.key, "by": a.by, "at": a.at, "reason": a.reason,
+                                      "expires": a.expires.isoformat() if a.expires else None}
+                                     for a in self.acknowledgements]}
 
 
-# ------------------------------------------------------------------------------------ parsing
-
-
-def _date(value: Any, where: str) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise UsageError(f"{where}: 'expires' must be a date, e.g. 2026-12-31.")
-
-
-def parse_entries(raw: Mapping[str, Any], where: str = "answers") -> list[Acknowledgement]:
-    """The acknowledgements of checks and the reasoned role skips in an answers file's
-    ``acknowledgements`` table; every problem is a UsageError naming the entry."""
-    entries: list[Acknowledgement] = []
-    for key, value in raw.items():
-        place = f"{where}: acknowledgements.{key}"
-        if key not in ROLE_KEYS and key not in ALL_CHECK_IDS:
-            raise UsageError(f"{place} is neither a check id nor a role skip; use a check id from the README "
-                             f"('Checks') or {', '.join(ROLE_KEYS)}.")
-        if not isinstance(value, dict):
-            raise UsageError(f"{place} must be a table with by, at, reason and optionally expires.")
-        unknown = sorted(set(value) - {"by", "at", "reason", "expires"})
-        if unknown:
-            raise UsageError(f"{place}: unknown field {unknown[0]!r}.")
-        by, at = value.get("by"), value.get("at")
-        if not isinstance(by, str) or not by.strip():
-            raise UsageError(f"{place}: needs 'by' (who acknowledged).")
-        if isinstance(at, datetime):
-            at = at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        if not isinstance(at, str):
-            raise UsageError(f"{place}: needs 'at' (when, ISO 8601 UTC, e.g. 2026-11-24T10:00:00Z).")
-        try:
-            datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise UsageError(f"{place}: 'at' = {at[:40]!r} is not an ISO 8601 date and time.") from None
-        reason = value.get("reason")
-        if key in ROLE_KEYS and reason is None:
-            if "expires" in value:
-                raise UsageError(f"{place}: 'expires' needs a 'reason' (why the skip is accepted).")
-            continue  # a role skip acknowledged as before: the warning still counts
-        if not isinstance(reason, str) or not reason.strip():
-            raise UsageError(f"{place}: needs a 'reason' (why the deviation is accepted).")
-        if len(reason) > MAX_REASON:
-            raise UsageError(f"{place}: the reason is longer than {MAX_REASON} characters.")
-        entries.append(Acknowledgement(key=key, by=by.strip(), at=at, reason=reason.strip(),
-                                       expires=_date(value.get("expires"), place)))
-    return entries
-
-
-def read_answers_file(path: Path) -> tuple[Answers, list[Acknowledgement]]:
-    """An answers file's decisions and its acknowledgements of checks. The check-id entries are taken out
-    before :meth:`Answers.from_dict` sees the rest; the reasoned role skips stay in both."""
-    from dex_tui.answers import load_answers
-    from dex_tui.localfiles import read_bounded
-
-    try:
-        data = tomllib.loads(read_bounded(path).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        load_answers(path)  # raises the answers file's own one-line error for the same problem
-        raise UsageError(f"answers file {str(path)!r} cannot be read.") from None
-    where = f"answers file {str(path)!r}"
-    raw = data.get("acknowledgements", {})
-    if not isinstance(raw, dict):
-        raise UsageError(f"{where}: acknowledgements must be a table.")
-    entries = parse_entries(raw, where)
-    rest = dict(data)
-    rest["acknowledgements"] = {k: {f: v[f] for f in ("by", "at") if f in v}
-                                for k, v in raw.items() if k in ROLE_KEYS and isinstance(v, dict)}
-    return Answers.from_dict(rest, where=where), entries
+def acknowledgeable(result: CheckResult) -> bool:
+    """Whether the wizard may offer to acknowledge ``result``: it asks for attention (warn, fail or
+    unknown) and it is not a blocker that failed or could not be read."""
+    return result.status in _WAIVABLE and not _is_blocker(result)
 
 
 # ------------------------------------------------------------------------------------ deciding
@@ -211,10 +141,22 @@ def report_day(report: Mapping[str, Any]) -> date:
     return datetime.fromisoformat(str(report["generated_at"]).replace("Z", "+00:00")).astimezone(UTC).date()
 
 
+def verdict_words(verdict: str, active: int, listed_under: str = "Acknowledgements") -> str:
+    """The verdict in words (``report.VERDICT_TEXT``), saying how many acknowledged checks do not count
+    and under which heading they are listed."""
+    from dex_tui.report import VERDICT_TEXT
+
+    if not active:
+        return VERDICT_TEXT[verdict]
+    counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see {listed_under})."
+    return (f"Ready: every required check passed or is acknowledged; {counted}" if verdict == "ready"
+            else f"{VERDICT_TEXT[verdict]} {counted}")
+
+
 def attach(report: Mapping[str, Any], results: Sequence[CheckResult], outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """A copy of ``report`` with ``acknowledgements[]``, each acknowledged check marked with its
     ``acknowledgement``, and the verdict and exit code recomputed without the active ones."""
-    from dex_tui.report import VERDICT_TEXT, VERDICTS, exit_code_for
+    from dex_tui.report import VERDICTS, exit_code_for
 
     if not outcomes:
         return dict(report)
@@ -225,15 +167,11 @@ def attach(report: Mapping[str, Any], results: Sequence[CheckResult], outcomes: 
     out["acknowledgements"] = [o.to_dict() for o in outcomes]
     code = exit_code_for(counting(results, outcomes))
     out["verdict"], out["exit_code"] = VERDICTS[code], int(code)
-    out["verdict_text"] = VERDICT_TEXT[VERDICTS[code]]
     active = sum(1 for o in outcomes if o.state == "active")
-    if active:
-        counted = f"{active} acknowledged check{'s do' if active != 1 else ' does'} not count (see Acknowledgements)."
-        out["verdict_text"] = (f"Ready: every required check passed or is acknowledged; {counted}"
-                               if out["verdict"] == "ready" else f"{out['verdict_text']} {counted}")
+    out["verdict_text"] = verdict_words(out["verdict"], active)
     out["summary"] = {**report["summary"], "acknowledged": active}
     return out
 
 
-__all__ = ["Acknowledgement", "Outcome", "attach", "counting", "evaluate", "parse_entries",
-           "read_answers_file", "report_day"]
+__all__ = ["MAX_REASON", "ROLES_CHECK", "Acknowledgement", "AcknowledgementRefused", "Outcome", "acknowledgeable",
+           "attach", "counting", "evaluate", "parse_expiry", "report_day", "verdict_words"]

@@ -1,24 +1,33 @@
 """The operator's decisions, one data structure: saved by the wizard as progress and read by
 ``dex-tui check --answers FILE`` as TOML (format in the README, "Answers file").
+
+One reader for both: :meth:`Answers.from_dict` checks every field, names the key of any problem, cleans
+``by`` and ``reason`` like tenant strings (``safety.clean_text``: they reach the terminal and every
+report) and normalises every ``at`` to UTC. :func:`load_answers` also refuses what only a hand-written
+file can hold: a date in the future, an acknowledgement of skipping a role that is granted.
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from dex_tui import mdr_answers
 from dex_tui.errors import UsageError
-from dex_tui.localfiles import TooLarge, read_bounded
 from dex_tui.mdr_answers import HuntingOnboarding, MdrAnswers
+from dex_tui.safety import clean_text
+from dex_tui.stamps import refuse_future, utc_stamp
 
 SERVICES = ("xdr", "hunting", "mdr")
 OPTIONAL_ROLES = ("security_operator", "security_administrator")
-ACKNOWLEDGEMENTS = tuple(f"skip_{role}" for role in OPTIONAL_ROLES)
+ROLE_KEYS = {f"skip_{role}": role for role in OPTIONAL_ROLES}  # acknowledgement key -> the role skipped
+ROLES_CHECK = "experts.roles"  # the check a reasoned role skip acknowledges
+MAX_REASON = 500
+MAX_BY = 200
+_ACK_FIELDS = ("by", "at", "reason", "expires")
 
 
 def role_label(role: str) -> str:
@@ -37,6 +46,12 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def clean_by(value: str) -> str:
+    """Who decided something, as every surface may show it: escapes and invisible characters shown,
+    not obeyed (a user principal name is the tenant's string; a file's is anybody's)."""
+    return clean_text(value.strip(), MAX_BY)
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """Who confirmed something, and when (ISO 8601, UTC)."""
@@ -46,6 +61,34 @@ class Confirmation:
 
     def to_dict(self) -> dict[str, str]:
         return {"by": self.by, "at": self.at}
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """One written-down acceptance: of a check's warning (``key`` is the check id) or of skipping a
+    role (``key`` is ``skip_<role>``, and it then acknowledges :data:`ROLES_CHECK`).
+
+    ``reason`` and ``expires`` are optional only for a role skip recorded the old way (who and when):
+    such a skip is acknowledged, but its warning still counts (``dex_tui.acknowledgements``)."""
+
+    key: str
+    by: str
+    at: str
+    reason: str = ""
+    expires: date | None = None
+
+    @property
+    def check_id(self) -> str:
+        return ROLES_CHECK if self.key in ROLE_KEYS else self.key
+
+    def to_dict(self) -> dict[str, Any]:
+        """As the answers, progress file and report hold it (``expires`` as ``YYYY-MM-DD``)."""
+        data: dict[str, Any] = {"by": self.by, "at": self.at}
+        if self.reason:
+            data["reason"] = self.reason
+        if self.expires is not None:
+            data["expires"] = self.expires.isoformat()
+        return data
 
 
 @dataclass(frozen=True)
@@ -60,7 +103,7 @@ class Answers:
     service: str = "xdr"
     confirmations: Mapping[str, Confirmation] = field(default_factory=dict)
     roles: dict[str, bool | None] = field(default_factory=lambda: dict.fromkeys(OPTIONAL_ROLES))
-    acknowledgements: dict[str, Confirmation] = field(default_factory=dict)
+    acknowledgements: dict[str, Acknowledgement] = field(default_factory=dict)  # by key (check id, skip_<role>)
     mdr: MdrAnswers | None = None  # [mdr]: today's MDR setup (dex_tui.mdr_answers)
     hunting: HuntingOnboarding | None = None  # [hunting]: Hunting's onboarding today
 
@@ -96,6 +139,32 @@ class Answers:
         roles = dict(self.roles)
         roles[role] = granted
         return replace(self, roles=roles)
+
+    def acknowledged(self, acknowledgement: Acknowledgement) -> Answers:
+        """These answers with ``acknowledgement`` recorded (replacing one of the same key)."""
+        return replace(self, acknowledgements={**self.acknowledgements, acknowledgement.key: acknowledgement})
+
+    def without_acknowledgement(self, key: str) -> Answers:
+        return replace(self, acknowledgements={k: v for k, v in self.acknowledgements.items() if k != key})
+
+    def waivers(self) -> list[Acknowledgement]:
+        """The acknowledgements that may waive a check (those with a reason), for
+        ``acknowledgements.evaluate``."""
+        return [ack for ack in self.acknowledgements.values() if ack.reason]
+
+    def stamps(self) -> Iterator[tuple[str, str]]:
+        """(dotted key, stamp) of every recorded ``at``, for the checks an answers file gets."""
+        for name, confirmation in self._ordered_confirmations():
+            yield f"{name}.at", confirmation.at
+        for key, ack in self.acknowledgements.items():
+            yield f"acknowledgements.{_toml_key(key)}.at", ack.at
+        if self.mdr is not None:
+            for name in ("access_recorded", "operator_skip_acknowledged", "teams_recorded"):
+                recorded = getattr(self.mdr, name)
+                if recorded is not None:
+                    yield f"mdr.{name}.at", recorded.at
+        if self.hunting is not None and self.hunting.sample_notification is not None:
+            yield "hunting.sample_notification.at", self.hunting.sample_notification.at
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"service": self.service}
@@ -140,13 +209,13 @@ class Answers:
         acks_raw = data.get("acknowledgements", {})
         if not isinstance(acks_raw, dict):
             raise UsageError(f"{where}: acknowledgements must be a table.")
-        acks: dict[str, Confirmation] = {}
-        for key, value in acks_raw.items():
-            if key not in ACKNOWLEDGEMENTS:
-                raise UsageError(f"{where}: acknowledgements.{key} is unknown; use {', '.join(ACKNOWLEDGEMENTS)}.")
-            confirmation = _confirmation(value, f"{where}: acknowledgements.{key}")
-            if confirmation is not None:
-                acks[key] = confirmation
+        acks = {key: _acknowledgement(key, value, f"{where}: acknowledgements.{_toml_key(key)}")
+                for key, value in acks_raw.items()}
+        for key in acks:
+            if key in ROLE_KEYS and roles[ROLE_KEYS[key]] is True:
+                raise UsageError(f"{where}: acknowledgements.{key} acknowledges skipping "
+                                 f"{role_label(ROLE_KEYS[key])}, but roles.{ROLE_KEYS[key]} = true grants it; "
+                                 "remove one of the two.")
         sections = mdr_answers.parse_sections(data, where)
         return cls(service=service, confirmations=confirmations, roles=roles, acknowledgements=acks,
                    mdr=sections.get("mdr"), hunting=sections.get("hunting"))
@@ -162,8 +231,13 @@ class Answers:
             if granted is not None:
                 lines.append(f"{role} = {'true' if granted else 'false'}")
         lines.append("")
-        for key, value in self.acknowledgements.items():
-            lines += [f"[acknowledgements.{key}]", f"by = {_toml_str(value.by)}", f"at = {_toml_str(value.at)}", ""]
+        for key, ack in self.acknowledgements.items():
+            lines += [f"[acknowledgements.{_toml_key(key)}]", f"by = {_toml_str(ack.by)}", f"at = {_toml_str(ack.at)}"]
+            if ack.reason:
+                lines.append(f"reason = {_toml_str(ack.reason)}")
+            if ack.expires is not None:
+                lines.append(f"expires = {ack.expires.isoformat()}")
+            lines.append("")
         lines += [getattr(self, name).to_toml() for name in mdr_answers.SECTIONS if getattr(self, name) is not None]
         return "\n".join(lines)
 
@@ -171,18 +245,61 @@ class Answers:
 def _confirmation(value: Any, where: str) -> Confirmation | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("by"), str) or not value.get("by"):
+    if not isinstance(value, dict) or not isinstance(value.get("by"), str) or not value["by"].strip():
         raise UsageError(f"{where}: needs 'by' (who confirmed) and 'at' (when, ISO 8601 UTC).")
-    at = value.get("at")
-    if isinstance(at, datetime):
-        at = at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    if not isinstance(at, str):
-        raise UsageError(f"{where}: 'at' must be a date and time, e.g. 2026-11-24T10:00:00Z.")
-    try:
-        datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UsageError(f"{where}: 'at' = {at!r} is not an ISO 8601 date and time.") from exc
-    return Confirmation(by=value["by"], at=at)
+    return Confirmation(by=clean_by(value["by"]), at=utc_stamp(value.get("at"), f"{where}: 'at'"))
+
+
+def _acknowledgement(key: str, value: Any, where: str) -> Acknowledgement:
+    """One entry of the ``acknowledgements`` table, by check id or ``skip_<role>``."""
+    from dex_tui.catalogue import ALL_CHECK_IDS  # the catalogue imports this module
+
+    if key not in ROLE_KEYS and key not in ALL_CHECK_IDS:
+        raise UsageError(f"{where} is neither a check id nor a role skip; use a check id from the README "
+                         f"('Checks') or {', '.join(ROLE_KEYS)}.")
+    if not isinstance(value, dict):
+        raise UsageError(f"{where} must be a table with by, at, reason and optionally expires.")
+    unknown = sorted(set(value) - set(_ACK_FIELDS))
+    if unknown:
+        raise UsageError(f"{where}: unknown field {unknown[0]!r}.")
+    by = value.get("by")
+    if not isinstance(by, str) or not by.strip():
+        raise UsageError(f"{where}: needs 'by' (who acknowledged).")
+    if value.get("at") is None:
+        raise UsageError(f"{where}: needs 'at' (when, ISO 8601 UTC, e.g. 2026-11-24T10:00:00Z).")
+    at = utc_stamp(value["at"], f"{where}: 'at'")
+    reason = value.get("reason")
+    if reason is None and key in ROLE_KEYS:
+        if "expires" in value:
+            raise UsageError(f"{where}: 'expires' needs a 'reason' (why the skip is accepted).")
+        return Acknowledgement(key, clean_by(by), at)
+    if not isinstance(reason, str) or not reason.strip():
+        raise UsageError(f"{where}: needs a 'reason' (why the deviation is accepted).")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"{where}: the reason is longer than {MAX_REASON} characters.")
+    return Acknowledgement(key, clean_by(by), at, clean_text(reason.strip(), MAX_REASON * 10),
+                           expiry_date(value.get("expires"), where))
+
+
+def expiry_date(value: Any, where: str) -> date | None:
+    """An acknowledgement's ``expires``: a TOML date or ``YYYY-MM-DD`` (a date-time counts by its UTC day)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"{where}: 'expires' must be a date, e.g. 2026-12-31.")
+
+
+def _toml_key(key: str) -> str:
+    """A key as a TOML table name: check ids hold dots, so they are quoted."""
+    return key if key.replace("_", "").isalnum() else _toml_str(key)
 
 
 def _toml_str(value: str) -> str:
@@ -191,18 +308,16 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
-def load_answers(path: Path) -> Answers:
-    """Read an answers file (at most 1 MiB); every problem is a UsageError naming the file and the field."""
-    try:
-        data = tomllib.loads(read_bounded(path).decode("utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"answers file {str(path)!r} does not exist.") from exc
-    except TooLarge as exc:
-        raise UsageError(f"answers file {str(path)!r} is {exc.strerror}; it is not an answers file.") from None
-    except OSError as exc:
-        raise UsageError(f"answers file {str(path)!r} cannot be read ({exc.strerror}).") from exc
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"answers file {str(path)!r} is not UTF-8 text.") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"answers file {str(path)!r} is not valid TOML: {exc}.") from exc
-    return Answers.from_dict(data, where=f"answers file {str(path)!r}")
+def load_answers(path: Path, *, now: datetime | None = None) -> Answers:
+    """Read an answers file (at most 1 MiB); every problem is a UsageError naming the file and the key.
+
+    Beyond :meth:`Answers.from_dict`, a recorded ``at`` later than ``now`` (default: the wall clock,
+    allowing a few minutes of clock difference) is refused, naming its key and line."""
+    from dex_tui.tomlfile import load_toml
+
+    parsed = load_toml(path, "answers file", not_a="an answers file")
+    answers = Answers.from_dict(parsed.data, where=parsed.name)
+    moment = now or datetime.now(UTC)
+    for key, stamp in answers.stamps():
+        refuse_future(stamp, parsed.where(key.replace('"', "")) + f": {key}", moment)
+    return answers

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dex_tui.answers import Answers, Confirmation
+from dex_tui.answers import ROLE_KEYS, Acknowledgement, Answers, Confirmation
 from dex_tui.catalogue import ALL_CHECK_IDS, CHECK_IDS, catalogue, check_ids_for
 from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
 from dex_tui.results import CheckResult, Remediation, Status
@@ -405,7 +405,7 @@ def check_devices_av_mode(facts: TenantFacts, answers: Answers, cloud: CloudInfo
 # ------------------------------------------------------------------------------------ the operator's confirmations
 
 
-def _confirmed(confirmation: Confirmation) -> dict[str, Any]:
+def _confirmed(confirmation: Confirmation | Acknowledgement) -> dict[str, Any]:
     return {"confirmed_by": _t(confirmation.by), "confirmed_at": confirmation.at, "verifiable_from_graph": False}
 
 
@@ -460,7 +460,7 @@ def check_experts_roles(facts: TenantFacts, answers: Answers, cloud: CloudInfo, 
         "security_administrator": {True: "granted", False: "skipped", None: "not recorded"}[administrator],
         "verifiable_from_graph": False,
     }
-    acks = {key: _confirmed(value) for key, value in answers.acknowledgements.items()}
+    acks = {key: _confirmed(value) for key, value in answers.acknowledgements.items() if key in ROLE_KEYS}
     if acks:
         evidence["acknowledgements"] = acks
     parts: list[str] = []

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from dex_tui.errors import UsageError
+from dex_tui.stamps import utc_stamp
 
 ACCESS_LEVELS = ("security_reader", "security_operator")  # "Investigate…" / "Respond directly…" (§1.3)
 CONTACT_KINDS = ("incident_notification", "service_review")
@@ -247,16 +247,7 @@ def _recorded(value: Any, where: str) -> Recorded | None:
         return None
     table = _table(value, where, ("by", "at"))
     by = _text(table.get("by"), f"{where}.by")
-    at = table.get("at")
-    if isinstance(at, datetime):
-        at = at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    if not isinstance(at, str):
-        raise UsageError(f"{where}.at must be a date and time, e.g. 2026-11-24T10:00:00Z.")
-    try:
-        datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{where}.at = {at!r} is not an ISO 8601 date and time.") from None
-    return Recorded(by, at)
+    return Recorded(by, utc_stamp(table.get("at"), f"{where}.at"))
 
 
 def _toml(section: str, data: dict[str, Any]) -> str:

@@ -19,17 +19,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dex_tui.answers import Answers, Confirmation, utc_now_iso
+from dex_tui.answers import Acknowledgement, Answers, Confirmation, clean_by, utc_now_iso
 from dex_tui.audit import AuditTrail, AuditWriteError, audit_path, events_for
 from dex_tui.errors import DexError, ExitCode
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow, FlowState, default_flow
 from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
+from dex_tui.runs import RunStore
 from dex_tui.settings import Settings
 
 if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first screen (start-up time)
+    from datetime import date
+
+    from dex_tui.acknowledgements import Outcome
     from dex_tui.auth import SignedIn, SignInRequired
     from dex_tui.demo import FakeCloud
     from dex_tui.demo_controls import DemoControls
+    from dex_tui.drift import Drift
     from dex_tui.engine import Checker
     from dex_tui.facts import TenantFacts
     from dex_tui.results import CheckResult
@@ -182,6 +187,7 @@ class WizardSession:
         self.store = store
         self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso,
                                 events=events_for(self.flow))
+        self.runs = RunStore(self.state_dir, self._key())
 
     @property
     def progress_store(self) -> ProgressStore:
@@ -237,7 +243,13 @@ class WizardSession:
         return (self.signed.username if self.signed else "") or local_user()
 
     def confirmation(self) -> Confirmation:
-        return Confirmation(by=self.operator, at=self.now_iso())
+        return Confirmation(by=clean_by(self.operator), at=self.now_iso())
+
+    def today(self) -> date:
+        """The session's day (UTC; in demo mode the scenario's): the day expiries are judged on."""
+        from dex_tui.stamps import parse_moment
+
+        return parse_moment(self.now_iso(), "the session's clock").date()
 
     def record(self, event: str, **details: Any) -> None:
         """One audit event; a write that fails is an error notice (the decision itself stands)."""
@@ -267,19 +279,26 @@ class WizardSession:
         self.record(confirms.event, **details)
         return ended
 
-    def decide_role(self, role: str, granted: bool) -> SessionEnded | None:
-        """Grant or skip an optional role. A skip carries the operator's acknowledgement (who, when);
-        each change of decision is recorded in the audit trail at once."""
+    def decide_role(self, role: str, granted: bool, *, reason: str = "",
+                    expires: date | None = None) -> SessionEnded | None:
+        """Grant or skip an optional role. A skip carries the operator's acknowledgement (who, when,
+        and in the wizard why and until when: ``reason``, ``expires``); each change of decision is
+        recorded in the audit trail at once. A skip with a reason is checked like any acknowledgement
+        (:meth:`check_acknowledgement`: AcknowledgementRefused, nothing changed)."""
+        key = SKIP_ACKNOWLEDGEMENT[role]
+        if not granted and reason:
+            reason = self.check_acknowledgement(None, reason, expires)
         previous = self.state.answers.roles.get(role)
         answers = self.state.answers.with_role(role, granted)
-        acknowledgements = dict(answers.acknowledgements)
-        key = SKIP_ACKNOWLEDGEMENT[role]
+        before = answers.acknowledgements.get(key)
         if granted:
-            acknowledgements.pop(key, None)
-        elif key not in acknowledgements:
-            acknowledgements[key] = self.confirmation()
-        ended = self.set_answers(replace(answers, acknowledgements=acknowledgements))
-        if previous == granted:
+            answers = answers.without_acknowledgement(key)
+        elif before is None or reason:
+            confirmed = self.confirmation()
+            answers = answers.acknowledged(Acknowledgement(key, confirmed.by, confirmed.at, reason, expires))
+        ended = self.set_answers(answers)
+        ack = answers.acknowledgements.get(key)
+        if previous == granted and ack == before:
             return ended
         if granted:
             self.record("role_granted", role=role)
@@ -287,12 +306,88 @@ class WizardSession:
         from dex_tui.catalogue import catalogue
 
         info = catalogue().role(role)
-        ack = acknowledgements[key]
+        assert ack is not None  # a skip always carries its acknowledgement (above)
         self.record("role_skipped", role=role, acknowledged_by=ack.by, acknowledged_at=ack.at,
+                    reason=ack.reason or None, expires=ack.expires.isoformat() if ack.expires else None,
                     lost=list(info.lost_actions or info.adds))
         return ended
 
-    def skipped_roles_shown(self, step_id: str) -> list[tuple[str, Confirmation | None]]:
+    # -- acknowledgements of checks (dex_tui.acknowledgements) -------------------------------------
+
+    def check_acknowledgeable(self, check_id: str) -> None:
+        """:class:`~dex_tui.acknowledgements.AcknowledgementRefused` when ``check_id`` cannot be
+        acknowledged as it stands (no result yet, a blocker, nothing to acknowledge, the roles check)."""
+        from dex_tui.acknowledgements import ROLES_CHECK, AcknowledgementRefused, acknowledgeable
+
+        result = self.results.get(check_id)
+        if check_id == ROLES_CHECK:
+            raise AcknowledgementRefused(
+                "A skipped role is acknowledged where it is skipped.",
+                next_step="Go to Manage permissions and skip the role again with a reason, or grant it.")
+        if result is None:
+            raise AcknowledgementRefused(f"The check {check_id} has no result yet.",
+                                         next_step="Wait for the checks to finish, then acknowledge it.")
+        if not acknowledgeable(result):
+            why = (f"it is a blocker that is {result.status.value}: blockers cannot be acknowledged"
+                   if result.status.value in ("fail", "unknown") else f"it is {result.status.value}: "
+                   "nothing needs acknowledging")
+            raise AcknowledgementRefused(f"{result.title} cannot be acknowledged: {why}.",
+                                         next_step="Fix what the check reports, then run the checks again.")
+
+    def check_acknowledgement(self, check_id: str | None, reason: str, expires: date | None) -> str:
+        """The reason, trimmed, when ``check_id`` (None: a role skip) may be acknowledged with it until
+        ``expires``; :class:`~dex_tui.acknowledgements.AcknowledgementRefused` saying why not otherwise."""
+        from dex_tui.acknowledgements import MAX_REASON, AcknowledgementRefused
+
+        if check_id is not None:
+            self.check_acknowledgeable(check_id)
+        reason = " ".join(reason.split())
+        if not reason:
+            raise AcknowledgementRefused("An acknowledgement needs a reason.",
+                                         next_step="Say why the deviation is accepted, e.g. who decided it and until when.")
+        if len(reason) > MAX_REASON:
+            raise AcknowledgementRefused(f"The reason is longer than {MAX_REASON} characters.",
+                                         next_step="Shorten it; the report and the audit trail keep it whole.")
+        if expires is not None and expires <= self.today():
+            raise AcknowledgementRefused(
+                f"The expiry {expires.isoformat()} is not after today ({self.today().isoformat()}): the "
+                "acknowledgement would have expired already.", next_step="Give a later date, or none.")
+        return reason
+
+    def acknowledge(self, check_id: str, reason: str, expires: date | None = None) -> SessionEnded | None:
+        """Accept ``check_id``'s warning (a recommended or info check's, or a blocker-severity check's
+        warning) with ``reason``, until ``expires`` (None: no expiry); saved at once and audited.
+        Raises :class:`~dex_tui.acknowledgements.AcknowledgementRefused` (nothing changed) for a
+        blocker, a check that needs nothing, a missing reason or an expiry that is not after today."""
+        reason = self.check_acknowledgement(check_id, reason, expires)
+        confirmed = self.confirmation()
+        ack = Acknowledgement(check_id, confirmed.by, confirmed.at, reason, expires)
+        ended = self.set_answers(self.state.answers.acknowledged(ack))
+        self.record("check_acknowledged", check=check_id, reason=reason,
+                    expires=expires.isoformat() if expires else None)
+        return ended
+
+    def withdraw_acknowledgement(self, check_id: str) -> SessionEnded | None:
+        """Take back the acknowledgement of ``check_id`` (it counts again); audited. Nothing happens
+        when there is none."""
+        if check_id not in self.state.answers.acknowledgements:
+            return None
+        ended = self.set_answers(self.state.answers.without_acknowledgement(check_id))
+        self.record("acknowledgement_withdrawn", check=check_id)
+        return ended
+
+    def acknowledgement_outcomes(self) -> list[Outcome]:
+        """What became of each acknowledgement today, against the latest results."""
+        from dex_tui.acknowledgements import evaluate
+
+        return evaluate(self._ordered_results(), self.state.answers.waivers(), self.today(), self.state.answers)
+
+    def _ordered_results(self) -> list[CheckResult]:
+        from dex_tui.catalogue import CHECK_IDS
+
+        return [self.results[i] for i in CHECK_IDS if i in self.results]
+
+    def skipped_roles_shown(self, step_id: str) -> list[tuple[str, Acknowledgement | None]]:
         """The skipped roles (and who acknowledged each) to warn about on ``step_id``: every step after
         the roles step, up to the end."""
         answers = self.state.answers
@@ -417,7 +512,9 @@ class WizardSession:
         self.results.update({result.id: result for result in results})
         self.checks_running = False
         self.checked_at = self.now_iso()
-        ended = self.reevaluate()  # answers given while the run was going
+        ended = self.reevaluate()  # answers given while the run was going (kept, see merge_results)
+        if results and self.signed is not None and ended is None:
+            self._keep_run()
         if ended is not None:
             return CheckRunEnd(ended=ended)
         if self.checker is None:
@@ -440,6 +537,8 @@ class WizardSession:
         self.results.update({result.id: result for result in results})
         if self.checker is not None and self.signed is not None and session_ended(self.checker.facts):
             return self.sign_in_again()
+        if results and self.signed is not None and not self.checks_running:
+            self._keep_run()
         return None
 
     def reevaluate(self) -> SessionEnded | None:
@@ -521,12 +620,14 @@ class WizardSession:
         self.goto(self.flow.first())
 
     def readiness_exit_code(self) -> int:
-        """As ``dex-tui check``: 0 ready, 1 warnings, 2 a blocker failed, 3 a blocker not evaluated."""
+        """As ``dex-tui check``: 0 ready, 1 warnings, 2 a blocker failed, 3 a blocker not evaluated; an
+        acknowledged check (until it expires) does not count."""
+        from dex_tui.acknowledgements import counting
         from dex_tui.report import exit_code_for
 
         if not self.results:
             return int(ExitCode.CANNOT_EVALUATE)
-        return int(exit_code_for(self.results.values()))
+        return int(exit_code_for(counting(self._ordered_results(), self.acknowledgement_outcomes())))
 
     # -- demo --------------------------------------------------------------------------------------
 
@@ -544,16 +645,49 @@ class WizardSession:
 
     # -- report ------------------------------------------------------------------------------------
 
-    def build_report(self) -> dict[str, Any]:
-        """The readiness report of the latest results (pure: no network)."""
-        from dex_tui.catalogue import CHECK_IDS
+    def build_report(self, *, compared: bool = True) -> dict[str, Any]:
+        """The readiness report of the latest results (pure: no network), with the acknowledgements'
+        outcomes and, when ``compared`` and a previous run of this tenant and service is kept, the
+        changes since it (``dex_tui.drift``)."""
+        from dex_tui.acknowledgements import attach
         from dex_tui.facts import CloudInfo, TenantFacts
         from dex_tui.report import build_report
 
         facts = self.checker.facts if self.checker is not None else TenantFacts(cloud=CloudInfo("commercial"))
-        ordered = [self.results[i] for i in CHECK_IDS if i in self.results]
-        return build_report(ordered, facts, self.state.answers, demo=self.settings.demo, signed_in=self.signed,
-                            generated_at=self.now_iso())
+        ordered = self._ordered_results()
+        report = build_report(ordered, facts, self.state.answers, demo=self.settings.demo, signed_in=self.signed,
+                              generated_at=self.now_iso())
+        report = attach(report, ordered, self.acknowledgement_outcomes())
+        drift = self.changes_since(report) if compared else None
+        if drift is not None:
+            from dex_tui import drift as drift_module
+
+            report = drift_module.attach(report, drift)
+        return report
+
+    def changes_since(self, report: dict[str, Any] | None = None) -> Drift | None:
+        """Every check against the newest run another session kept for this tenant and service (None:
+        there is none, or it cannot be matched)."""
+        from dex_tui.drift import PreviousReportError, compare
+
+        report = report if report is not None else self.build_report(compared=False)
+        if not report["checks"]:
+            return None
+        previous = self.runs.previous(str(report["tenant"]["id"]), str(report["service"]))
+        if previous is None:
+            return None
+        try:
+            return compare(report, previous)
+        except PreviousReportError:
+            return None
+
+    def _keep_run(self) -> None:
+        """Keep this run's report for the next session's "Changes since"; a failure is a notice."""
+        try:
+            self.runs.save(self.build_report(compared=False))
+        except OSError as exc:
+            self.notify(Notice(f"This run's report could not be kept in {self.runs.folder} for a later "
+                               f"comparison ({exc.strerror or exc}).", "warning"))
 
     def default_report_name(self) -> str:
         from dex_tui.report import default_filename

@@ -23,6 +23,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from dex_tui.acknowledgements import AcknowledgementRefused
 from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
@@ -37,6 +38,8 @@ from screens.steps import preload_step_screens, screen_for
 from screens.workers import as_dex_error
 
 if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the first screen (start-up time)
+    from datetime import date
+
     from dex_tui.auth import SignedIn
     from dex_tui.demo import FakeCloud
     from dex_tui.demo_controls import DemoControls
@@ -153,8 +156,49 @@ class WizardApp(WizardCommands):
         """The operator confirmed what ``step_id`` asks (recorded with who and when, and audited)."""
         self.answers_changed(self.core.confirm(step_id, **details))
 
-    def decide_role(self, role: str, granted: bool) -> None:
-        self.answers_changed(self.core.decide_role(role, granted))
+    def decide_role(self, role: str, granted: bool, *, reason: str = "", expires: date | None = None) -> None:
+        """Grant or skip ``role`` (a skip with why and until when); a refused skip is an error, nothing changed."""
+        try:
+            ended = self.core.decide_role(role, granted, reason=reason, expires=expires)
+        except AcknowledgementRefused as refused:
+            self.show_error(refused)
+            return
+        self.answers_changed(ended)
+
+    def acknowledge(self, check_id: str, reason: str, expires: date | None) -> None:
+        """Accept ``check_id``'s warning (audited); a refused one is an error, nothing changed."""
+        try:
+            ended = self.core.acknowledge(check_id, reason, expires)
+        except AcknowledgementRefused as refused:
+            self.show_error(refused)
+            return
+        self.answers_changed(ended)
+
+    def withdraw_acknowledgement(self, check_id: str) -> None:
+        self.answers_changed(self.core.withdraw_acknowledgement(check_id))
+
+    def ask_acknowledgement(self, check_id: str) -> None:
+        """The acknowledgement dialog for ``check_id`` (why and until when), or why it cannot be
+        acknowledged; only the dialog's Acknowledge or Withdraw button changes anything."""
+        from screens.dialogs import Acknowledged, AcknowledgeDialog
+
+        try:
+            self.core.check_acknowledgeable(check_id)
+        except AcknowledgementRefused as refused:
+            self.show_error(refused)
+            return
+        core = self.core
+
+        def answered(decision: Acknowledged | bool | None) -> None:
+            if isinstance(decision, Acknowledged):
+                self.acknowledge(check_id, decision.reason, decision.expires)
+            elif decision is False:
+                self.withdraw_acknowledgement(check_id)
+
+        self.push_screen(AcknowledgeDialog(core.results[check_id], today=core.today(),
+                                           validate=lambda reason, expires: core.check_acknowledgement(
+                                               check_id, reason, expires),
+                                           current=core.state.answers.acknowledgements.get(check_id)), answered)
 
     def signed_in(self, signed: SignedIn) -> None:
         """Sign-in finished: the session remembers who; the checks start."""

@@ -13,10 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
-from dex_tui.answers import Confirmation
+from dex_tui.answers import Acknowledgement
 from dex_tui.flow import Step, default_flow
 from screens.chrome import StepFooter, StepHeader
-from screens.text import plain
+from screens.text import plain, tenant
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
@@ -149,8 +149,9 @@ class StepScreen(Screen[None]):
         self.wizard.action_help()
 
 
-def role_warning(role: str, ack: Confirmation | None, *, short: bool = False) -> Text:
-    """What the experts cannot do without ``role`` (shared catalogue text), and who acknowledged it."""
+def role_warning(role: str, ack: Acknowledgement | None, *, short: bool = False) -> Text:
+    """What the experts cannot do without ``role`` (shared catalogue text), and who acknowledged it,
+    why and until when."""
     from dex_tui.catalogue import catalogue
 
     info = catalogue().role(role)
@@ -158,5 +159,9 @@ def role_warning(role: str, ack: Confirmation | None, *, short: bool = False) ->
     text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}.",
                  style="bold")
     if ack is not None and not short:
-        text.append_text(plain(f" Acknowledged by {ack.by} at {ack.at}.", style="italic"))
+        text.append_text(plain(" Acknowledged by ", style="italic") + tenant(ack.by, style="italic")
+                         + plain(f" at {ack.at}", style="italic"))
+        if ack.reason:
+            text.append_text(plain(": ", style="italic") + tenant(ack.reason, style="italic", limit=500))
+        text.append_text(plain(f" (until {ack.expires.isoformat()})." if ack.expires else ".", style="italic"))
     return text

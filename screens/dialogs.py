@@ -1,20 +1,29 @@
-"""Modal dialogs: the one error dialog, yes/no confirmation, a link to copy, and skipping a role.
+"""Modal dialogs: the one error dialog, yes/no confirmation, a link to copy, skipping a role and
+acknowledging a check. In every one Esc cancels and changes nothing; a decision needs its button.
 
 Every tenant string reaches these as ``rich.text.Text`` (never markup); see ``screens.text``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, ScreenResultType
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Label, Static
 
+from dex_tui.acknowledgements import MAX_REASON, AcknowledgementRefused, parse_expiry
+from dex_tui.answers import Acknowledgement
 from dex_tui.errors import DexError
+from dex_tui.results import CheckResult
 from screens.scrolling import ReadingScroll
-from screens.text import plain
+from screens.text import plain, tenant
 from screens.toggles import TickBox
 
 BODY_ROWS = 14  # the most rows a dialog's scrolling text takes (the CSS's max-height of .dialog-body)
@@ -137,20 +146,69 @@ class LinkDialog(FittedDialog[None]):
         self.dismiss(None)
 
 
-class SkipRoleDialog(FittedDialog[bool]):
-    """Skipping an optional role: what the experts then cannot do, and an explicit acknowledgement.
+@dataclass(frozen=True)
+class Acknowledged:
+    """What an acknowledgement dialog was answered with: why, and until when (None: no expiry)."""
 
-    Dismisses True when the operator acknowledged and skips, False when they grant the role instead.
+    reason: str
+    expires: date | None
+
+
+# Checks the dialog's reason and expiry the way the session will (it raises AcknowledgementRefused):
+# the dialog stays open with the operator's text when they are refused.
+Validate = Callable[[str, "date | None"], str]
+
+
+class _AcknowledgementFields:
+    """The reason (required) and the optional expiry, shared by the two acknowledgement dialogs."""
+
+    def ack_fields(self, prefix: str) -> ComposeResult:
+        yield Label("Why is this accepted? (required)", classes="field-label")
+        yield Input("", id=f"{prefix}-reason", placeholder="e.g. Our SOC takes the response actions",
+                    max_length=MAX_REASON, compact=True)
+        yield Label("Until when? (optional, YYYY-MM-DD: from that day it counts again)", classes="field-label")
+        yield Input("", id=f"{prefix}-expires", placeholder="YYYY-MM-DD", max_length=10, compact=True)
+
+    def ack_values(self, screen: ModalScreen[Any], prefix: str, today: date, validate: Validate,
+                   problem: Static) -> Acknowledged | None:
+        """The reason and expiry typed, checked; None (and the problem shown) when they are refused."""
+        reason_field = screen.query_one(f"#{prefix}-reason", Input)
+        expires_field = screen.query_one(f"#{prefix}-expires", Input)
+        try:
+            expires = parse_expiry(expires_field.value, today)
+        except AcknowledgementRefused as refused:
+            problem.update(plain(f"{refused.explanation} {refused.next_step}", style="bold"))
+            expires_field.focus()
+            return None
+        try:
+            reason = validate(reason_field.value, expires)
+        except AcknowledgementRefused as refused:
+            problem.update(plain(f"{refused.explanation} {refused.next_step}", style="bold"))
+            (reason_field if not reason_field.value.strip() or "reason" in refused.explanation
+             else expires_field).focus()
+            return None
+        return Acknowledged(reason, expires)
+
+
+class SkipRoleDialog(_AcknowledgementFields, FittedDialog["Acknowledged | bool | None"]):
+    """Skipping an optional role: what the experts then cannot do, an explicit acknowledgement, why
+    (required) and until when (optional).
+
+    Dismisses with :class:`Acknowledged` when the operator skips (the box ticked, a reason given),
+    False when they grant the role instead, and None when they cancel (Esc): nothing changes.
     """
 
-    BINDINGS = [Binding("escape", "grant", "Grant instead", id="skip.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="skip.cancel")]
     AUTO_FOCUS = "#skip-ack"
 
-    def __init__(self, role_label: str, consequences: list[str], intro: str) -> None:
+    def __init__(self, role_label: str, consequences: list[str], intro: str, *, today: date,
+                 validate: Validate) -> None:
         super().__init__(classes="dialog skip-dialog")
         self.role_label = role_label
         self.consequences = consequences
         self.intro = intro
+        self.today = today
+        self.validate = validate
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -159,24 +217,95 @@ class SkipRoleDialog(FittedDialog[bool]):
                 yield Static(plain(self.intro), classes="dialog-text")
                 for item in self.consequences:
                     yield Static(plain("  • " + item), classes="consequence")
-            yield TickBox("I understand what the experts will not be able to do", id="skip-ack", compact=True)
-            yield Static("Space ticks the box, Tab reaches 'Skip it'; Esc grants the role instead.",
+                yield TickBox("I understand what the experts will not be able to do", id="skip-ack", compact=True)
+                yield from self.ack_fields("skip")
+            yield Static("Space ticks the box; type why, then Tab to 'Skip it'. Esc cancels: nothing changes.",
                          classes="dialog-hint", id="skip-hint")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Skip it", id="skip-confirm", variant="warning", compact=True)
                 yield Button(f"Grant {self.role_label}", id="skip-grant", variant="primary", compact=True)
+                yield Button("Cancel", id="skip-cancel", compact=True)
 
+    @on(Input.Submitted, "#skip-reason, #skip-expires")
     @on(Button.Pressed, "#skip-confirm")
     def _skip(self) -> None:
-        """Skipping needs the box ticked first (the button stays focusable, so fast typing or a
-        script never lands elsewhere)."""
+        """Skipping needs the box ticked and a reason first (the button stays focusable, so fast typing
+        or a script never lands elsewhere)."""
         box = self.query_one("#skip-ack", TickBox)
-        if box.value:
-            self.dismiss(True)
+        hint = self.query_one("#skip-hint", Static)
+        if not box.value:
+            hint.update(plain("Tick the box first (Space), then Skip it.", style="bold"))
+            box.focus()
             return
-        self.query_one("#skip-hint", Static).update(plain("Tick the box first (Space), then Skip it.", style="bold"))
-        box.focus()
+        decided = self.ack_values(self, "skip", self.today, self.validate, hint)
+        if decided is not None:
+            self.dismiss(decided)
 
     @on(Button.Pressed, "#skip-grant")
     def action_grant(self) -> None:
         self.dismiss(False)
+
+    @on(Button.Pressed, "#skip-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AcknowledgeDialog(_AcknowledgementFields, FittedDialog["Acknowledged | bool | None"]):
+    """Acknowledging a check's warning: what the check says, why it is accepted (required) and until
+    when (optional). A check already acknowledged can have it withdrawn instead.
+
+    Dismisses with :class:`Acknowledged`, False when the acknowledgement is withdrawn, and None when
+    the operator cancels (Esc): nothing changes.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="ack.cancel")]
+    AUTO_FOCUS = "#ack-reason"
+
+    def __init__(self, result: CheckResult, *, today: date, validate: Validate,
+                 current: Acknowledgement | None = None) -> None:
+        super().__init__(classes="dialog ack-dialog")
+        self.result = result
+        self.today = today
+        self.validate = validate
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        result = self.result
+        with Vertical(classes="dialog-box"):
+            yield Static(plain(f"Acknowledge {result.title}?"), classes="dialog-title")
+            with ReadingScroll(classes="dialog-body"):
+                yield Static(plain(f"{result.status.value}: ", style="bold") + tenant(result.summary, limit=600),
+                             classes="dialog-text", id="ack-summary")
+                yield Static(plain("The check keeps its status and is marked acknowledged in the review, the "
+                                   "report and the audit trail, with your reason; until the expiry it does not "
+                                   "count towards the verdict. Blockers that fail cannot be acknowledged."),
+                             classes="dialog-text")
+                if self.current is not None:
+                    now = self.current
+                    yield Static(plain("Acknowledged now by ") + tenant(now.by) + plain(f" at {now.at}: ")
+                                 + tenant(now.reason, limit=500)
+                                 + plain(f" (until {now.expires.isoformat()})" if now.expires else ""),
+                                 classes="dialog-text", id="ack-current")
+                yield from self.ack_fields("ack")
+            yield Static("Type why, then Enter or 'Acknowledge'. Esc cancels: nothing changes.",
+                         classes="dialog-hint", id="ack-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Acknowledge", id="ack-confirm", variant="warning", compact=True)
+                if self.current is not None:
+                    yield Button("Withdraw it", id="ack-withdraw", compact=True)
+                yield Button("Cancel", id="ack-cancel", compact=True)
+
+    @on(Input.Submitted, "#ack-reason, #ack-expires")
+    @on(Button.Pressed, "#ack-confirm")
+    def _acknowledge(self) -> None:
+        decided = self.ack_values(self, "ack", self.today, self.validate, self.query_one("#ack-hint", Static))
+        if decided is not None:
+            self.dismiss(decided)
+
+    @on(Button.Pressed, "#ack-withdraw")
+    def _withdraw(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#ack-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -30,6 +30,7 @@ class EligibilityScreen(StepScreen):
     BINDINGS = [
         Binding("r", "rerun", "Re-run checks", id="eligibility.rerun"),
         Binding("d", "details", "Details", id="eligibility.details"),
+        Binding("k", "acknowledge", "Acknowledge", id="eligibility.acknowledge"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -114,6 +115,12 @@ class EligibilityScreen(StepScreen):
 
     def action_rerun(self) -> None:
         self.wizard.action_rerun_checks()
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge the highlighted check's warning (with why and until when)."""
+        check_id = self.query_one("#checks", ChecksTable).selected_id()
+        if check_id is not None:
+            self.wizard.ask_acknowledgement(check_id)
 
 
 def blockers_now(results: dict[str, CheckResult], ids: list[str], later: dict[str, LaterStep]) -> list[CheckResult]:

@@ -8,6 +8,7 @@ experts then cannot do (text from the shared roles catalogue, the same the check
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from rich.text import Text
 from textual import on
@@ -20,7 +21,7 @@ from dex_tui.answers import OPTIONAL_ROLES
 from dex_tui.catalogue import catalogue
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT
 from screens.base import StepScreen, role_warning
-from screens.dialogs import SkipRoleDialog
+from screens.dialogs import Acknowledged, SkipRoleDialog
 from screens.scrolling import ReadingText
 from screens.text import plain
 from screens.toggles import TickBox
@@ -92,19 +93,33 @@ class PermissionsScreen(StepScreen):
         heading = ("Response actions the experts then cannot take themselves:" if info.lost_actions
                    else f"What {info.label} would add, and the experts then cannot do:")
 
-        def answered(skip: bool | None) -> None:
-            self._set_role(role, not skip)
-            if then is not None:
+        def answered(decision: Acknowledged | bool | None) -> None:
+            if decision is None:  # cancelled: nothing changes, and Next does not go on
+                self._show_role(role)
+                return
+            if isinstance(decision, Acknowledged):
+                self._set_role(role, False, reason=decision.reason, expires=decision.expires)
+            else:
+                self._set_role(role, True)
+            if then is not None and self.wizard.flow.answers.roles.get(role) is not None:
                 then()
 
+        core = self.wizard.core
         self.app.push_screen(SkipRoleDialog(info.label, list(info.lost_actions or info.adds),
-                                            f"{info.lost_summary}\n{heading}"), answered)
+                                            f"{info.lost_summary}\n{heading}", today=core.today(),
+                                            validate=lambda reason, expires: core.check_acknowledgement(
+                                                None, reason, expires)), answered)
 
-    def _set_role(self, role: str, granted: bool) -> None:
-        self.wizard.decide_role(role, granted)
-        # Ticking by code posts Changed(True) again, which is harmless: granting twice records nothing new.
+    def _set_role(self, role: str, granted: bool, *, reason: str = "", expires: date | None = None) -> None:
+        self.wizard.decide_role(role, granted, reason=reason, expires=expires)
+        self._show_role(role)
+
+    def _show_role(self, role: str) -> None:
+        """The box and its label as the answers hold the decision (also after a cancelled dialog)."""
+        granted = self.wizard.flow.answers.roles.get(role)
         box = self.query_one(f"#role-{role}", Checkbox)
-        box.value = granted
+        with box.prevent(Checkbox.Changed):
+            box.value = granted is True
         box.label = role_label(role, granted)
         self._show_warnings()
 

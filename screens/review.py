@@ -12,10 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
+from dex_tui.acknowledgements import ROLES_CHECK, Outcome, acknowledgeable, counting, verdict_words
 from dex_tui.answers import Answers, role_label
 from dex_tui.catalogue import CHECK_IDS
+from dex_tui.drift import Drift, listed_changes
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
-from dex_tui.report import VERDICT_TEXT, verdict_for
+from dex_tui.report import verdict_for
 from dex_tui.results import CheckResult, Group, Status
 from screens.base import StepScreen, role_warning
 from screens.checks_view import GROUP_TITLES, CheckDetailDialog, badge, checks_for, group_of
@@ -29,11 +31,14 @@ class ReviewScreen(StepScreen):
         Binding("e", "export", "Export report", id="review.export"),
         Binding("r", "rerun", "Re-run checks", id="review.rerun"),
         Binding("d", "details", "Details", id="review.details"),
+        Binding("k", "acknowledge", "Acknowledge", id="review.acknowledge"),
     ]
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="verdict")
         with ReadingScroll(id="review-scroll"):
+            yield Label("Changes since the last run", classes="field-label", id="changes-label")
+            yield Static("", id="changes")
             yield Label("Warnings", classes="field-label")
             yield Static("", id="warnings")
             yield Label("Your decisions", classes="field-label")
@@ -58,11 +63,14 @@ class ReviewScreen(StepScreen):
         answers = wizard.flow.answers
         ids = CHECK_IDS  # every check, those skipped for this service too (with why)
         results = [wizard.results[i] for i in grouped_ids(ids, wizard.results) if i in wizard.results]
-        verdict = verdict_text(results, wizard.checks_running, len(ids))
+        outcomes = wizard.core.acknowledgement_outcomes()  # the acknowledged checks do not count
+        verdict = verdict_text(results, wizard.checks_running, len(ids), counting(results, outcomes),
+                               sum(1 for o in outcomes if o.state == "active"))
         self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
         self.query_one("#warnings", Static).update(self._warnings(results, answers))
         self.query_one("#decisions", Static).update(decisions_text(answers, wizard.core.flow))
         self.query_one("#all-checks", Static).update(checks_grid(results))
+        self._show_changes(results, wizard.checks_running)
         self._show_report_status()
         steps = wizard.core.flow.next_steps(answers.service)
         self.query_one("#next-steps", Static).update(
@@ -86,10 +94,12 @@ class ReviewScreen(StepScreen):
             warning = role_warning(role, answers.acknowledgements.get(SKIP_ACKNOWLEDGEMENT[role]))
             grid.add_row(Text("⚠ skipped", style="bold yellow"),
                          warning[2:] if warning.plain.startswith("⚠ ") else warning)
+        acknowledged = {o.check_id: o for o in self.wizard.core.acknowledgement_outcomes()}
         attention = [r for r in results
                      if r.status in (Status.FAIL, Status.WARN, Status.UNKNOWN) and r.id != "experts.roles"]
         for result in attention:
-            grid.add_row(badge(result.status.value), _check_line(result))
+            grid.add_row(badge(result.status.value),
+                         _check_line(result) + acknowledgement_note(acknowledged.get(result.id)))
         if not grid.rows:
             return plain("None.")
         return grid
@@ -108,8 +118,33 @@ class ReviewScreen(StepScreen):
         text.append_text(plain("\nProgress file: ") + tenant(str(wizard.core.progress_store.path), limit=400))
         self.query_one("#report-status", Static).update(text)
 
+    def _show_changes(self, results: list[CheckResult], running: bool) -> None:
+        """"Changes since DATE" against the run another session kept for this tenant and service
+        (hidden when there is none)."""
+        drift = None if running or not results else self.wizard.core.changes_since()
+        self.query_one("#changes-label", Label).display = drift is not None
+        widget = self.query_one("#changes", Static)
+        widget.display = drift is not None
+        if drift is not None:
+            self.query_one("#changes-label", Label).update(f"Changes since {drift.since}")
+            widget.update(changes_text(drift, {r.id: r.title for r in results}))
+
     def action_export(self) -> None:
         self.wizard.action_export()
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge a warning: the first one not acknowledged yet (then the first acknowledged one,
+        to change or withdraw it); the dialog names the check."""
+        core = self.wizard.core
+        results = [core.results[i] for i in CHECK_IDS if i in core.results and i != ROLES_CHECK]
+        candidates = [r for r in results if acknowledgeable(r)]
+        fresh = [r for r in candidates if r.id not in core.state.answers.acknowledgements]
+        chosen = (fresh or candidates)[:1]
+        if not chosen:
+            self.app.notify("No warning to acknowledge: blockers cannot be, and a skipped role is acknowledged "
+                            "on Manage permissions.", timeout=8)
+            return
+        self.wizard.ask_acknowledgement(chosen[0].id)
 
     def action_rerun(self) -> None:
         self.wizard.action_rerun_checks()
@@ -130,14 +165,16 @@ class ReviewScreen(StepScreen):
         self.query_one("#report-status", Static).scroll_visible(animate=False)
 
 
-def verdict_text(results: list[CheckResult], running: bool, expected: int) -> Text:
-    """The report's verdict in one line (the same words as ``dex-tui check``)."""
+def verdict_text(results: list[CheckResult], running: bool, expected: int,
+                 counted: list[CheckResult] | None = None, acknowledged: int = 0) -> Text:
+    """The report's verdict in one line (the same words as ``dex-tui check``); ``counted``: the results
+    that count (all but the ``acknowledged`` ones; default all)."""
     if running or len(results) < expected:
         return plain("The checks are still running…", style="italic")
-    verdict = verdict_for(results)
+    verdict = verdict_for(results if counted is None else counted)
     style = {"ready": "bold green", "warnings": "bold yellow", "blocked": "bold red"}.get(verdict, "bold magenta")
     mark = {"ready": "✔", "warnings": "▲", "blocked": "✖"}.get(verdict, "?")
-    return plain(f"{mark} {VERDICT_TEXT[verdict]}", style=style)
+    return plain(f"{mark} {verdict_words(verdict, acknowledged, 'Warnings')}", style=style)
 
 
 def decisions_text(answers: Answers, flow: Flow) -> Text:
@@ -198,3 +235,31 @@ def checks_grid(results: list[CheckResult]) -> RenderableType:
             grid.add_row(Text(""), Text(GROUP_TITLES[result.group], style="bold underline"))
         grid.add_row(badge(result.status.value), _check_line(result))
     return grid
+
+
+def acknowledgement_note(outcome: Outcome | None) -> Text:
+    """" (acknowledged until DATE: reason)" or " (acknowledgement expired on DATE)" after a warning."""
+    if outcome is None or outcome.state not in ("active", "expired"):
+        return Text("")
+    reason = "; ".join(a.reason for a in outcome.acknowledgements)
+    if outcome.state == "expired":
+        return plain(f"  ({outcome.why}: it counts again)", style="bold")
+    until = f" until {outcome.expires.isoformat()}" if outcome.expires else ""
+    return plain(f"  (acknowledged{until}: ", style="italic") + tenant(reason, style="italic", limit=300) + plain(")")
+
+
+_CHANGE_MARKS = {"regressed": ("▼ regressed", "bold red"), "fixed": ("▲ fixed", "bold green"),
+                 "new": ("+ new", "cyan"), "unchanged": ("= unchanged", "dim")}
+
+
+def changes_text(drift: Drift, titles: dict[str, str]) -> Text:
+    """The counts per change, then each check whose status moved (regressions first) with its status
+    before and now."""
+    counts = drift.counts()
+    lines = [plain(", ".join(f"{counts[c]} {c}" for c in ("regressed", "fixed", "new", "unchanged")))]
+    for change in listed_changes([c.to_dict() for c in drift.changes]):
+        label, style = _CHANGE_MARKS.get(str(change["change"]), (str(change["change"]), ""))
+        before = change["before"] or "not checked"
+        lines.append(plain(f"{label:<12}", style=style)
+                     + plain(f"{titles.get(str(change['id']), str(change['id']))}: {before} → {change['after']}"))
+    return Text("\n").join(lines)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dex_tui import engine
-from dex_tui.acknowledgements import Acknowledgement, counting, evaluate, parse_entries
+from dex_tui.acknowledgements import Acknowledgement, counting, evaluate
 from dex_tui.answers import Answers
 from dex_tui.checks import result
 from dex_tui.cli import run
@@ -155,7 +155,7 @@ def test_counting_leaves_out_only_the_active_ones() -> None:
 ])
 def test_a_bad_entry_is_a_clear_error(entry: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        parse_entries(entry, "answers file 'a.toml'")
+        Answers.from_dict({"acknowledgements": entry}, "answers file 'a.toml'")
 
 
 def test_a_bad_entry_in_the_file_exits_4(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -175,13 +175,14 @@ def test_the_reason_is_neutralised_in_every_view(capsys: pytest.CaptureFixture[s
 
 
 def test_the_readme_answers_example_is_accepted(tmp_path: Path) -> None:
-    from dex_tui.acknowledgements import read_answers_file
+    from dex_tui.answers import load_answers
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     example = readme.split("## Answers file", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
     path = tmp_path / "answers.toml"
     path.write_text(example, encoding="utf-8")
-    answers, entries = read_answers_file(path)
+    answers = load_answers(path)
+    entries = answers.waivers()
     assert answers.roles["security_administrator"] is False
     assert {e.key for e in entries} == {"skip_security_administrator", "devices.av_mode"}
     assert all(e.reason and e.expires for e in entries)

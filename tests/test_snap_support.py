@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from dex_tui.answers import Answers, Confirmation
+from dex_tui.answers import Acknowledgement, Answers, Confirmation
 from dex_tui.demo import load_scenario
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, steps_for
 from dex_tui.progress import Progress, ProgressStore, tenant_key
@@ -36,6 +36,7 @@ from screens.app import WizardApp
 from tests.test_wizard_support import NOW, make_app, reach, shown, wait_for
 
 SIZES: dict[str, tuple[int, int]] = {"80x24": (80, 24), "120x40": (120, 40)}
+SKIP_REASON = tuple("SOCacts")  # typed into the skip dialog (no spaces: one key each)
 STATE_DIR = Path("state")  # relative: the picture must not show the test's temporary directory
 
 Drive = Callable[[WizardApp, Pilot[Any]], Awaitable[None]]
@@ -96,7 +97,8 @@ def answers_before(step: str, choices: Choices, operator: str) -> Answers:
     if "permissions" in done:
         granted = {"security_operator": choices.operator, "security_administrator": choices.administrator}
         answers = replace(answers, roles=dict(granted), acknowledgements={
-            SKIP_ACKNOWLEDGEMENT[role]: confirmed for role, grant in granted.items() if not grant})
+            SKIP_ACKNOWLEDGEMENT[role]: Acknowledgement(SKIP_ACKNOWLEDGEMENT[role], operator, NOW, "".join(SKIP_REASON))
+            for role, grant in granted.items() if not grant})
     return answers
 
 
@@ -199,13 +201,15 @@ async def _leave(app: WizardApp, pilot: Pilot[Any], step: str) -> None:
 
 
 async def answer_skip_dialog(app: WizardApp, pilot: Pilot[Any], *, skip: bool) -> None:
-    """Acknowledge (Space on the focused box) and select Skip it, or Esc to grant the role."""
+    """Acknowledge (Space on the focused box), say why and select Skip it, or select Grant (Esc only
+    cancels)."""
     dialog_screen = app.screen
     if skip:
-        await pilot.press("space")
+        await pilot.press("space", "tab", *SKIP_REASON)
         dialog_screen.query_one("#skip-confirm").focus()
         await pilot.press("enter")
     else:
-        await pilot.press("escape")
+        dialog_screen.query_one("#skip-grant").focus()
+        await pilot.press("enter")
     await wait_for(pilot, lambda: app.screen is not dialog_screen)
     await pilot.pause()

@@ -19,6 +19,7 @@ from screens.textdump import screen_text
 from tests.test_wizard_support import NOW, make_app, reach, shown, wait_for
 
 SIZES = [(80, 24), (120, 40)]
+REASON = tuple("SOCdecision")
 
 
 async def through_eligibility(app: WizardApp, pilot: Pilot[Any]) -> None:
@@ -57,14 +58,16 @@ async def order_licence(app: WizardApp, pilot: Pilot[Any]) -> None:
 
 
 async def decide_role(app: WizardApp, pilot: Pilot[Any], *, skip: bool) -> None:
-    """Answer the skip dialog with the keyboard: tick the acknowledgement, then Skip or Grant."""
+    """Answer the skip dialog with the keyboard: tick the acknowledgement and say why, then Skip; or
+    Grant (its button: Esc only cancels)."""
     await wait_for(pilot, lambda: shown(app, SkipRoleDialog))
     dialog = app.screen
     if skip:
         await pilot.press("space")  # the acknowledgement checkbox has focus
-        await pilot.press("tab", "enter")  # Skip it
+        await pilot.press("tab", *REASON, "enter")  # the reason, and Enter skips
     else:
-        await pilot.press("escape")  # Esc = grant instead
+        dialog.query_one("#skip-grant").focus()
+        await pilot.press("enter")
     await wait_for(pilot, lambda: app.screen is not dialog)  # gone (or the next role's dialog)
     await pilot.pause()
 
@@ -128,19 +131,23 @@ async def test_fresh_tenant_skipping_security_operator(state_dir: Path, tmp_path
         await reach(app, pilot, "review")
         assert "Security operator skipped" in screen_text(app)
         await export_and_finish(app, pilot, report)
-    assert app.return_value == 1  # warnings only: a skipped optional role
+    # The only warning is the skipped role, acknowledged with a reason: it is kept but does not count.
+    assert app.return_value == 0
     data = json.loads(report.read_text())
-    assert data["verdict"] == "warnings"
+    assert data["verdict"] == "ready" and data["summary"]["acknowledged"] == 1
     assert data["tenant"]["name"] == "Contoso Ltd"
     assert data["answers"]["roles"] == {"security_operator": False, "security_administrator": True}
     roles = {c["id"]: c for c in data["checks"]}["experts.roles"]
     assert roles["status"] == "warn" and "Isolate a device" in json.dumps(roles)
+    assert roles["acknowledgement"]["state"] == "active"
+    assert roles["acknowledgement"]["acknowledgements"][0]["reason"] == "SOCdecision"
     events = [(r["event"], r.get("role")) for r in app.core.audit.read()]
     assert events == [("terms_accepted", None), ("license_confirmed", None),
                       ("role_skipped", "security_operator"), ("role_granted", "security_administrator"),
                       ("report_exported", None)]
     skipped = app.core.audit.read()[2]
     assert skipped["acknowledged_by"] == "admin@contoso.onmicrosoft.com" and skipped["acknowledged_at"] == NOW
+    assert skipped["reason"] == "SOCdecision" and skipped["expires"] is None
     assert "Isolate a device" in skipped["lost"]
 
 
@@ -158,8 +165,9 @@ async def test_fresh_tenant_skipping_security_administrator(state_dir: Path, tmp
         assert "Security operator skipped" not in screen_text(app)
         await give_access(app, pilot)
         await export_and_finish(app, pilot, report, fmt_key=("down", "enter"))  # JSON -> Markdown
-    assert app.return_value == 1
+    assert app.return_value == 0  # the skip is acknowledged with a reason
     assert report.read_text().startswith("#")
+    assert "acknowledged" in report.read_text()
     assert app.core.audit.read()[-1]["format"] == "markdown"
 
 

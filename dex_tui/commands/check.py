@@ -16,7 +16,6 @@ from dex_tui.answers import SERVICES
 from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from dex_tui.acknowledgements import Acknowledgement
     from dex_tui.app_signin import AppSignedIn
     from dex_tui.auth import SignedIn
     from dex_tui.results import CheckResult
@@ -75,8 +74,8 @@ def choose_format(requested: str | None, output: Path | None, stdout_is_tty: boo
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.acknowledgements import attach as acknowledge
-    from dex_tui.acknowledgements import evaluate, read_answers_file, report_day
-    from dex_tui.answers import Answers
+    from dex_tui.acknowledgements import evaluate, report_day
+    from dex_tui.answers import Answers, load_answers
     from dex_tui.app_signin import AppRun, certificate_source, load_client_certificate
     from dex_tui.catalogue import check_ids_for
     from dex_tui.engine import Checker
@@ -84,11 +83,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.report import build_report, check_output_path, render, write_text_atomic
     from dex_tui.runtime import Runtime
 
-    acknowledged: list[Acknowledgement] = []
-    if args.answers:
-        answers, acknowledged = read_answers_file(args.answers)
-    else:
-        answers = Answers()
+    answers = load_answers(args.answers) if args.answers else Answers()
     if args.service and args.service != answers.service:
         from dataclasses import replace
 
@@ -156,7 +151,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                               generated_at=generated_at)
         if app is not None:
             report = app.annotate(report)
-        report = acknowledge(report, results, evaluate(results, acknowledged, report_day(report), answers))
+        report = acknowledge(report, results, evaluate(results, answers.waivers(), report_day(report), answers))
     finally:
         runtime.close()
     drift = None
