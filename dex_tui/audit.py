@@ -1,7 +1,8 @@
 """The audit trail: one JSON object per line recording the operator's decisions, with who and when.
 
 Recorded: terms accepted, each optional role granted or skipped (a skip carries its
-acknowledgement), the licence and access confirmations, reports exported, progress restarted.
+acknowledgement), the licence and access confirmations, going on past failed or unknown blockers,
+reports exported, progress restarted.
 The file is append-only, mode 0600, one per tenant under ``STATE_DIR/audit/`` (0700); it never holds
 a token. Values are JSON-escaped, so a tenant string cannot smuggle a terminal escape into ``cat``.
 
@@ -34,7 +35,7 @@ AUDIT_VERSION = 1
 MAX_TRAIL_READ = 64 * 1024 * 1024  # about 200,000 decisions; a trail is a few KB
 # The events every flow may record; each step that confirms something adds its own (``confirms.event``
 # in flow.toml: terms_accepted, license_confirmed, access_confirmed in the shipped flow).
-SESSION_EVENTS = ("role_granted", "role_skipped", "report_exported", "progress_restarted")
+SESSION_EVENTS = ("role_granted", "role_skipped", "report_exported", "progress_restarted", "went_past_blockers")
 
 
 def events_for(flow: Flow) -> frozenset[str]:

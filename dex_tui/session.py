@@ -70,13 +70,25 @@ class CheckRunEnd:
 
 
 @dataclass(frozen=True)
+class OpenBlocker:
+    """A blocker check that failed or could not be evaluated when the operator leaves a step."""
+
+    id: str
+    title: str
+    status: str  # "fail" or "unknown"
+    summary: str
+
+
+@dataclass(frozen=True)
 class Move:
-    """Where :meth:`WizardSession.go_next` leads: ``blocked`` (the reason), ``finished`` (the exit code
-    of the run, as ``dex-tui check``) or on to ``step``."""
+    """Where :meth:`WizardSession.go_next` leads: ``blocked`` (the reason), ``ask`` (open blockers the
+    operator must decide to go past first; nothing moved), ``finished`` (the exit code of the run, as
+    ``dex-tui check``) or on to ``step``."""
 
     step: str | None = None
     blocked: str | None = None
     finished: int | None = None
+    ask: tuple[OpenBlocker, ...] = ()
 
 
 @dataclass
@@ -155,6 +167,7 @@ class WizardSession:
         self.checked_at = ""
         self.check_run = 0
         self.exports: list[tuple[str, str]] = []
+        self.passed_blockers: dict[str, str] = {}  # check id -> the status the operator chose to go past
         self.saved_tenant_id: str | None = None
         self.needs_new_code = False  # the cached sign-in stopped working: skip the account picker
         self.resume_to: str | None = None
@@ -487,14 +500,55 @@ class WizardSession:
         self.state = replace(self.state, step=step_id)
         self.save_progress()
 
-    def go_next(self) -> Move:
-        """Move on from the current step; after sign-in, a resumed run jumps back to where it was."""
+    def open_blockers(self, step_id: str | None = None) -> tuple[OpenBlocker, ...]:
+        """The blocker checks that failed or are unknown and are due when leaving ``step_id`` (default:
+        the current step), less those the operator already chose to go past with the same status.
+
+        Due: after the sign-in step, every blocker no step settles (the prerequisites); a blocker a step
+        settles (``checks`` in the flow, e.g. the access checks) from that step on, never before it.
+        """
+        from dex_tui.catalogue import ALL_CHECK_IDS
+        from dex_tui.results import Severity, Status
+
+        step_id = step_id or self.state.step
+        if not self.flow.is_after(step_id, self.flow.sign_in_step()):
+            return ()
+        service = self.state.answers.service
+        found: list[OpenBlocker] = []
+        for check_id in ALL_CHECK_IDS:
+            result = self.results.get(check_id)
+            if (result is None or result.severity != Severity.BLOCKER
+                    or result.status not in (Status.FAIL, Status.UNKNOWN)
+                    or self.passed_blockers.get(check_id) == result.status.value):
+                continue
+            settling = self.flow.step_settling(check_id, service)
+            if settling is None or settling.id == step_id or self.flow.is_after(step_id, settling.id):
+                found.append(OpenBlocker(check_id, result.title, result.status.value, result.summary))
+        return tuple(found)
+
+    def go_next(self, go_past: tuple[str, ...] = ()) -> Move:
+        """Move on from the current step; after sign-in, a resumed run jumps back to where it was.
+
+        Open blockers (:meth:`open_blockers`) stop the move with ``Move.ask`` until the operator
+        explicitly chooses to go on: ``go_past`` names the check ids they saw and accepted. Going past is
+        recorded in the audit trail (``went_past_blockers``) and not asked again for the same status.
+        """
         current = self.state.step
         try:
             moved = self.state.go_next(signed_in=self.signed is not None)
         except ValueError as reason:
             return Move(blocked=str(reason))
-        if self.flow.next_step(current, self.state.answers.service) is None:
+        last = self.flow.next_step(current, self.state.answers.service) is None
+        # Finishing is not going past: the exit code and the summary say the verdict, blockers included.
+        open_now = () if last else self.open_blockers(current)
+        unaccepted = tuple(blocker for blocker in open_now if blocker.id not in go_past)
+        if unaccepted:
+            return Move(ask=open_now)
+        if open_now:
+            self.passed_blockers.update({blocker.id: blocker.status for blocker in open_now})
+            self.record("went_past_blockers", step=current,
+                        blockers=[{"id": b.id, "title": b.title, "status": b.status} for b in open_now])
+        if last:
             self.state = moved
             self.save_progress()
             return Move(finished=self.readiness_exit_code())

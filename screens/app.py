@@ -13,7 +13,8 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -26,7 +27,8 @@ from textual.worker import get_current_worker
 from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
-from dex_tui.session import CheckRun, Notice, SessionEnded, WizardSession
+from dex_tui.safety import clean_text
+from dex_tui.session import CheckRun, Notice, OpenBlocker, SessionEnded, WizardSession
 from dex_tui.settings import Settings
 from dex_tui.shutdown import end_app_on_signals
 from screens import messages as msg
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the
     from dex_tui.token_cache import TokenCacheStore
 
 REDRAW_INTERVAL = 0.05  # seconds: streamed check results are drawn at most this often
+MAX_BLOCKERS_NAMED = 4  # the question names this many open blockers, then counts the rest
 PRELOAD_DELAY = 0.3  # seconds after the first screen is drawn before the later steps load (preload=True)
 
 
@@ -59,7 +62,7 @@ class WizardApp(WizardCommands):
                  browser: bool | None = None, theme: str | None = None, fake_cloud: FakeCloud | None = None,
                  demo: DemoControls | None = None, cache_store: TokenCacheStore | None = None,
                  graph_options: dict[str, Any] | None = None, preload: bool = False,
-                 session: WizardSession | None = None) -> None:
+                 session: WizardSession | None = None, argv: Sequence[str] = ()) -> None:
         """``clock`` drives countdowns and ``now_iso`` stamps confirmations (default: the wall clock,
         or the demo scenario's fixed time); inject frozen ones for snapshots. ``browser`` forces
         whether a browser may be started (default: only on a local desktop, never in demo mode).
@@ -67,7 +70,8 @@ class WizardApp(WizardCommands):
         ``cache_store`` replaces the token cache the runtime would choose (tests share one between two
         runs); ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait);
         ``preload`` imports the later steps in the background once the first screen is drawn;
-        ``session`` is a session built already (then the other session options are not used)."""
+        ``session`` is a session built already (then the other session options are not used); ``argv``
+        is the command line it was started with (the quit dialog names the command that resumes)."""
         early_theme = bool(theme) and theme in BUILTIN_THEMES
         if early_theme:
             # Chosen before App.__init__ builds the stylesheet from the theme's variables: set later,
@@ -88,6 +92,7 @@ class WizardApp(WizardCommands):
             self.animation_level = "none"
             self.title = f"{self.TITLE} · DEMO {settings.demo}"
         self._preload = preload
+        self.argv = tuple(argv)
         self._redraw_timer: Timer | None = None
         self._last_redraw = 0.0
 
@@ -301,14 +306,40 @@ class WizardApp(WizardCommands):
         self.core.goto(step_id)
         self.switch_screen(screen_for(self.core.flow.get(step_id)))
 
-    def go_next(self) -> None:
-        move = self.core.go_next()
-        if move.blocked is not None:
+    def go_next(self, go_past: tuple[str, ...] = ()) -> None:
+        """Next: on to the next step, or a gate's reason, or first a question about open blockers."""
+        move = self.core.go_next(go_past)
+        if move.ask:
+            self._ask_past_blockers(move.ask)
+        elif move.blocked is not None:
             self.notify(move.blocked, severity="warning", markup=False)
         elif move.finished is not None:
             self.exit(move.finished)
         elif move.step is not None:
             self.switch_screen(screen_for(self.core.flow.get(move.step)))
+
+    def _ask_past_blockers(self, blockers: tuple[OpenBlocker, ...]) -> None:
+        """Failed or unknown blockers: name them and go on only through the explicit button (Esc,
+        Stay and Enter on the focused Stay change nothing); going on is audited by the session."""
+        from screens.dialogs import ConfirmDialog
+
+        shown = blockers[:MAX_BLOCKERS_NAMED]
+        lines = [f"{'✖' if b.status == 'fail' else '?'} {clean_text(b.title, 80)} ({b.status}): "
+                 f"{clean_text(b.summary, 140)}" for b in shown]
+        if len(blockers) > len(shown):
+            lines.append(f"… and {len(blockers) - len(shown)} more (see the Eligibility step)")
+        many = len(blockers) > 1
+        question = ("Defender Experts onboarding needs " + ("these" if many else "this") + ", and "
+                    + ("they are" if many else "it is") + " not met:\n" + "\n".join(lines)
+                    + "\n\nStay to fix " + ("them" if many else "it") + " first. Go on anyway only if you "
+                    "mean to: the audit trail records that you went on past " + ("them." if many else "it."))
+
+        def answered(go_on: bool | None) -> None:
+            if go_on:
+                self.go_next(go_past=tuple(b.id for b in blockers))
+
+        title = f"Go on with {len(blockers)} blockers open?" if many else "Go on with a blocker open?"
+        self.push_screen(ConfirmDialog(title, question, yes="Go on anyway", no="Stay"), answered)
 
     def go_back(self) -> None:
         before = self.core.go_back()
@@ -346,8 +377,37 @@ class WizardApp(WizardCommands):
 
         self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
 
-def run_wizard(settings: Settings, restart: bool) -> int:
-    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C)."""
+def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
+    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
+    is back on its normal screen, print the summary (:mod:`dex_tui.exit_summary`); ``argv`` is the
+    command line the wizard was started with, for the command that resumes."""
+    code = _run_app(settings, restart, argv)
+    print_exit_summary(code.app, code.value, argv)
+    return code.value
+
+
+def print_exit_summary(app: WizardApp | None, code: int, argv: Sequence[str]) -> None:
+    """The exit summary on standard output; a terminal that is gone (SIGHUP) gets nothing, silently."""
+    if app is None:
+        return
+    from dex_tui import console
+    from dex_tui.exit_summary import exit_summary
+
+    try:
+        for line in exit_summary(app.core, code, argv):
+            if not console.out(line):
+                return
+    except OSError:  # the terminal went away with the connection
+        return
+
+
+@dataclass(frozen=True)
+class _Ended:
+    app: WizardApp | None
+    value: int
+
+
+def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"
@@ -362,7 +422,7 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     gc.freeze()
     gc.disable()
     try:
-        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True)
+        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, argv=argv)
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise
@@ -375,9 +435,9 @@ def run_wizard(settings: Settings, restart: bool) -> int:
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
-        return int(ExitCode.INTERRUPTED)
+        return _Ended(app, int(ExitCode.INTERRUPTED))
     finally:
         gc.enable()  # in case the app ended before its first screen was drawn
     if result is None:  # the app ended without choosing a code: an internal failure if it crashed
-        return int(ExitCode.USAGE) if app.return_code else int(ExitCode.READY)
-    return int(result)
+        return _Ended(None, int(ExitCode.USAGE)) if app.return_code else _Ended(app, int(ExitCode.READY))
+    return _Ended(app, int(result))
