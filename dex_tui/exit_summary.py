@@ -133,7 +133,7 @@ def exit_summary(session: WizardSession, code: int, argv: Sequence[str]) -> list
         lines.append(f"  Audit trail: {clean_text(trail.resolve(), MAX_PATH)}")
     else:
         lines.append(f"  Audit trail: nothing recorded yet (it will be {clean_text(trail.resolve(), MAX_PATH)})")
-    for path, fmt in session.exports:
+    for path, fmt in dict(session.exports).items():  # a file exported twice is named once, its last format
         lines.append(f"  Report:      {clean_text(path, MAX_PATH)} ({fmt}) on host {host}")
     lines.append(f"  Resume with: {resume_command(session, argv)}")
     return lines

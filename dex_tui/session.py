@@ -167,6 +167,7 @@ class WizardSession:
         self.checked_at = ""
         self.check_run = 0
         self.exports: list[tuple[str, str]] = []
+        self.last_export: tuple[str, str] | None = None  # the path typed for the last export, and its format
         self.passed_blockers: dict[str, str] = {}  # check id -> the status the operator chose to go past
         self.saved_tenant_id: str | None = None
         self.needs_new_code = False  # the cached sign-in stopped working: skip the account picker
@@ -617,11 +618,19 @@ class WizardSession:
     def can_export(self) -> bool:
         return self.signed is not None and bool(self.results) and not self.checks_running
 
+    def check_report_path(self, path: str) -> Path:
+        """Where an export to ``path`` (as typed: relative to the working directory, ``~`` allowed) would
+        be written, links resolved; :class:`~dex_tui.errors.UsageError` in plain words (the wizard has
+        no ``--output``) when it cannot be. Nothing is created."""
+        from dex_tui.report import check_output_path
+
+        return check_output_path(Path(path), option="")
+
     def write_report(self, report: dict[str, Any], path: str, fmt: str) -> str:
         """Blocking (a worker may call it): write ``report``; returns the absolute path written."""
         from dex_tui.report import write_report
 
-        return str(write_report(report, Path(path), fmt).resolve())
+        return str(write_report(report, Path(path), fmt, option="").resolve())
 
     def report_exported(self, path: str, fmt: str, verdict: str) -> None:
         """A report was written: remembered for the review and recorded in the audit trail."""

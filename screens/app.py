@@ -231,22 +231,34 @@ class WizardApp(WizardCommands):
     # -- report ----------------------------------------------------------------------------------
 
     def export_report(self, path: str, fmt: str) -> None:
-        """Write the report in a worker; the audit trail records it when done."""
+        """Write the report in a worker; the audit trail records it when done. The path typed is
+        remembered for the next export, whether or not the write works."""
+        self.core.last_export = (path, fmt)
         self._write_report(self.core.build_report(), path, fmt)
 
     @work(thread=True, exit_on_error=False, group="export")
     def _write_report(self, report: dict[str, Any], path: str, fmt: str) -> None:
         try:
             written = self.core.write_report(report, path, fmt)
-        except Exception as exc:  # every failure goes to the error dialog
-            self.post_message(msg.WorkerFailed(as_dex_error(exc), "export"))
+        except Exception as exc:  # every failure goes to the error dialog, then back to the export dialog
+            self.post_message(msg.ReportFailed(as_dex_error(exc)))
             return
         self.post_message(msg.ReportExported(written, fmt, report["verdict"]))
 
+    @on(msg.ReportFailed)
+    def _report_failed(self, message: msg.ReportFailed) -> None:
+        """The write failed after the path was checked (a full disk, a folder removed meanwhile): say
+        why, then open the export dialog again on the path typed."""
+        from screens.dialogs import ErrorDialog
+
+        self.push_screen(ErrorDialog(message.error), lambda _: self.action_export())
+
     @on(msg.ReportExported)
     def _report_exported(self, message: msg.ReportExported) -> None:
+        from dex_tui.exit_summary import host_name
+
         self.core.report_exported(message.path, message.fmt, message.verdict)
-        self.notify(f"Report written: {message.path}", markup=False)
+        self.notify(f"Report written: {clean_text(message.path, 400)} on host {host_name()}", markup=False)
         screen = self.top_screen()
         if isinstance(screen, StepScreen):
             screen.report_exported()
@@ -375,7 +387,10 @@ class WizardApp(WizardCommands):
             if choice is not None:
                 self.export_report(*choice)
 
-        self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
+        from dex_tui.exit_summary import host_name
+
+        self.push_screen(ExportDialog(self.core.default_report_name(), check_path=self.core.check_report_path,
+                                      host=host_name(), last=self.core.last_export), chosen)
 
 def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
     """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
