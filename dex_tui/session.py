@@ -346,11 +346,11 @@ class WizardSession:
     def runtime(self) -> Runtime:
         """The run's runtime for the chosen tenant and cloud (built without network I/O)."""
         if self._runtime is None:
-            from dex_tui.runtime import Runtime
+            from dex_tui.runtime import WIZARD_CLOUD_HINT, Runtime
 
             settings = replace(self.settings, tenant=self.tenant_choice, cloud=self.cloud_choice)
             self._runtime = Runtime(settings, fake_cloud=self.demo.cloud if self.demo is not None else None,
-                                    cache_store=self._cache_store)
+                                    cache_store=self._cache_store, cloud_hint=WIZARD_CLOUD_HINT)
         return self._runtime
 
     def drop_runtime(self) -> None:
@@ -424,8 +424,10 @@ class WizardSession:
         self.results[result.id] = result
         return True
 
-    def checks_finished(self, results: list[CheckResult], run: int) -> CheckRunEnd | None:
-        """Run ``run`` ended with ``results`` (empty when it failed); None when it was an older run."""
+    def checks_finished(self, results: list[CheckResult], run: int,
+                        again: str = "run the checks again") -> CheckRunEnd | None:
+        """Run ``run`` ended with ``results`` (empty when it failed); None when it was an older run.
+        ``again`` is how the front end runs the checks again from where the operator is (for the error)."""
         if run != self.check_run:
             return None
         self.results.update({result.id: result for result in results})
@@ -440,7 +442,7 @@ class WizardSession:
             return CheckRunEnd(ended=self.sign_in_again())
         from dex_tui.read_problems import failed_reads_error
 
-        return CheckRunEnd(problem=failed_reads_error(self.checker.facts) if results else None)
+        return CheckRunEnd(problem=failed_reads_error(self.checker.facts, again) if results else None)
 
     def run_checks(self, is_cancelled: Callable[[], bool] | None = None) -> CheckRunEnd | None:
         """Blocking: one whole run of every check, for front ends without workers (and tests)."""

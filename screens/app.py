@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ScreenStackError, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
@@ -200,7 +201,7 @@ class WizardApp(WizardCommands):
 
     @on(msg.ChecksFinished)
     def _checks_finished(self, message: msg.ChecksFinished) -> None:
-        end = self.core.checks_finished(message.results, message.run)
+        end = self.core.checks_finished(message.results, message.run, again=self.rerun_words())
         if end is None:
             return
         self._results_changed()
@@ -208,6 +209,14 @@ class WizardApp(WizardCommands):
             self.session_ended(end.ended)
         elif end.problem is not None:
             self.show_error(end.problem)
+
+    def rerun_words(self) -> str:
+        """How to run the checks again from the step on screen: r where it re-runs them, else the palette."""
+        screen = self.top_screen()
+        if screen is not None and any(isinstance(binding, Binding) and binding.action == "rerun" and binding.key == "r"
+                                      for binding in screen.BINDINGS):
+            return "press r to run the checks again"
+        return "run the checks again (Ctrl+P, then Re-run the checks)"
 
     def session_ended(self, ended: SessionEnded) -> None:
         """The saved sign-in stopped working: the session is back on the sign-in step; show it and why."""
@@ -361,13 +370,17 @@ class WizardApp(WizardCommands):
     # -- keys, palette, dialogs ------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The wizard's own commands only. Textual's defaults are left out: its Quit leaves at once
+        while Ctrl+Q asks first, Keys duplicates F1 without the step's words, Screenshot writes a file
+        nobody asked for, and Theme can make the focus invisible (``TEXTUAL_THEME`` chooses one)."""
         yield SystemCommand("Re-run the checks", "Read the tenant again and re-evaluate every check",
                             self.action_rerun_checks)
         yield SystemCommand("Export the report", "Write the readiness report as JSON, Markdown or HTML",
                             self.action_export)
-        yield SystemCommand("Help for this step", "What this step is for and its keys", self.action_help)
-        yield SystemCommand("Restart the wizard", "Forget the answers and start over", self.action_restart)
-        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help for this step", "What this step is for and its keys (F1)", self.action_help)
+        yield SystemCommand("Restart the wizard", "Forget the answers and start over (asks first)",
+                            self.action_restart)
+        yield SystemCommand("Quit the wizard", "Asks first; your progress is kept (Ctrl+Q)", self.action_request_quit)
 
     def action_rerun_checks(self) -> None:
         if self.core.signed is None:

@@ -117,6 +117,8 @@ class StepScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "demo_action":
             return self.wizard.core.demo_action(self.STEP_ID) is not None
+        if action == "back":  # the first step has nothing to go back to: no "esc Back" in its footer
+            return self.wizard.core.flow.previous_step(self.STEP_ID, self.wizard.flow.answers.service) is not None
         return True
 
     def action_demo_action(self) -> None:
@@ -154,8 +156,8 @@ def role_warning(role: str, ack: Confirmation | None, *, short: bool = False) ->
 
     info = catalogue().role(role)
     items = info.lost_actions or info.adds
-    text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}.",
-                 style="bold")
+    text = plain(f"⚠ {info.label} ({info.level}) skipped: the experts cannot "
+                 f"{', '.join(i[0].lower() + i[1:] for i in items)}.", style="bold")
     if ack is not None and not short:
         text.append_text(plain(f" Acknowledged by {ack.by} at {ack.at}.", style="italic"))
     return text
