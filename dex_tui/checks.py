@@ -473,8 +473,8 @@ def check_experts_roles(facts: TenantFacts, answers: Answers, cloud: CloudInfo, 
     if administrator is False:
         evidence["security_administrator_adds"] = list(admin.adds)
         acked = "" if "skip_security_administrator" in answers.acknowledgements else " (not acknowledged)"
-        parts.append(f"Security administrator ({admin.level}) skipped{acked}: the experts cannot "
-                     f"{' or '.join(a[0].lower() + a[1:] for a in admin.adds)}.")
+        parts.append(f"Security administrator skipped{acked}: the experts cannot "
+                     f"{' or '.join(a[0].lower() + a[1:] for a in admin.adds)} ({admin.level}).")
     elif administrator is True and operator is False and admin.grants_without_operator:
         parts.append(f"Security administrator recorded as granted without Security operator: "
                      f"{admin.grants_without_operator}")

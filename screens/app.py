@@ -405,13 +405,14 @@ class WizardApp(WizardCommands):
         self.push_screen(ExportDialog(self.core.default_report_name(), check_path=self.core.check_report_path,
                                       host=host_name(), last=self.core.last_export), chosen)
 
+
 def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
     """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
     is back on its normal screen, print the summary (:mod:`dex_tui.exit_summary`); ``argv`` is the
     command line the wizard was started with, for the command that resumes."""
-    code = _run_app(settings, restart, argv)
-    print_exit_summary(code.app, code.value, argv)
-    return code.value
+    ended = _run_app(settings, restart, argv)
+    print_exit_summary(ended.app, ended.code, argv)
+    return ended.code
 
 
 def print_exit_summary(app: WizardApp | None, code: int, argv: Sequence[str]) -> None:
@@ -431,11 +432,14 @@ def print_exit_summary(app: WizardApp | None, code: int, argv: Sequence[str]) ->
 
 @dataclass(frozen=True)
 class _Ended:
+    """How the App ended: the exit code, and the App (None when it crashed: no summary then)."""
+
     app: WizardApp | None
-    value: int
+    code: int
 
 
 def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
+    """Build the App and run it in this terminal until it ends (see :func:`run_wizard`)."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"

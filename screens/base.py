@@ -156,8 +156,10 @@ def role_warning(role: str, ack: Confirmation | None, *, short: bool = False) ->
 
     info = catalogue().role(role)
     items = info.lost_actions or info.adds
-    text = plain(f"⚠ {info.label} ({info.level}) skipped: the experts cannot "
-                 f"{', '.join(i[0].lower() + i[1:] for i in items)}.", style="bold")
+    # A role today's flow lacks (it only "adds") says so, as the permissions step and the report do.
+    level = "" if info.lost_actions else f" ({info.level})"
+    text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}"
+                 f"{level}.", style="bold")
     if ack is not None and not short:
         text.append_text(plain(f" Acknowledged by {ack.by} at {ack.at}.", style="italic"))
     return text

@@ -79,6 +79,14 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
         field = self.query_one("#export-path", Input)
         field.value = with_extension(field.value, self._format())
 
+    @on(Input.Changed, "#export-path")
+    def _path_changed(self) -> None:
+        """A name typed with another report extension (``.md`` after a JSON export) picks that format."""
+        suffix = Path(self.query_one("#export-path", Input).value.strip()).suffix.lower()
+        typed = next((fmt for fmt, extension in FORMATS.items() if extension == suffix), None)
+        if typed is not None and typed != self._format():
+            self.query_one(f"#format-{typed}", Choice).value = True
+
     def _show_where(self) -> None:
         where = self.query_one("#export-where", Static)
         where.update(plain("Written on host ") + tenant(self.host, limit=100)

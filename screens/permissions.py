@@ -1,7 +1,7 @@
 """Step 6 (XDR): choose the roles the experts get; skipping an optional one needs an acknowledgement.
 
 Service provider access and Security reader are fixed. Security operator (recommended) and
-Security administrator (optimal in the 2022 preview, no such level today) are ticked or skipped; a skip opens a dialog naming what the
+Security administrator (optimal in 2022, not offered today) are ticked or skipped; a skip opens a dialog naming what the
 experts then cannot do (text from the shared roles catalogue, the same the checks and report use).
 """
 

@@ -103,6 +103,9 @@ async def test_the_dialog_opens_on_the_last_path_and_format(state_dir: Path, tmp
         again = await open_export(app, pilot)
         assert again.query_one("#export-path", Input).value == str(tmp_path / "mine.md")
         assert again._format() == "markdown"
+        again.query_one("#export-path", Input).value = str(tmp_path / "mine.json")
+        await pilot.pause()
+        assert again._format() == "json"  # a typed extension picks its format
         assert "on host" in str(again.query_one("#export-where", Static).render())
     assert (tmp_path / "mine.md").read_text(encoding="utf-8").startswith("#")
 
