@@ -1,7 +1,7 @@
 """Step 6 (XDR): choose the roles the experts get; skipping an optional one needs an acknowledgement.
 
 Service provider access and Security reader are fixed. Security operator (recommended) and
-Security administrator (optimal in 2022, not offered today) are ticked or skipped; a skip opens a dialog naming what the
+Security administrator (2022 preview only) are ticked or skipped; a skip opens a dialog naming what the
 experts then cannot do (text from the shared roles catalogue, the same the checks and report use).
 """
 
