@@ -90,11 +90,13 @@ def _warnings(session: WizardSession) -> tuple[list[str], list[str]]:
     ahead: dict[str, None] = {}
     for check_id in ALL_CHECK_IDS:
         result = session.results.get(check_id)
-        if result is None or result.status.value not in ("fail", "warn", "unknown") or check_id == "experts.roles":
+        if result is None or result.status.value not in ("fail", "warn", "unknown"):
             continue
         settling = session.flow.step_settling(check_id, answers.service)
         if settling is not None and settling.id not in session.state.completed:
             ahead[settling.title] = None
+            continue
+        if check_id == "experts.roles":  # its warnings are the skipped roles, named above
             continue
         named.append(f"{clean_text(result.title, 80)} ({result.status.value})")
     if len(named) > MAX_WARNINGS_NAMED:

@@ -78,7 +78,7 @@ async def test_ctrl_q_prints_where_it_left_off_and_the_exported_report(state_dir
     assert f"Report:      {(tmp_path / 'r.json').resolve()} (json) on host jump-box" in text
     assert f"Audit trail: {state_dir.resolve() / 'audit' / 'demo-ready.jsonl'}" in text
     assert "--restart" not in text  # resuming never starts over
-    assert "Still to do: Terms, Licence" in text
+    assert "  Still to do: Terms, Licence, Manage permissions\n" in text
 
 
 async def test_ctrl_c_prints_that_it_stopped_and_how_to_resume(state_dir: Path) -> None:
