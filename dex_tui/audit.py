@@ -2,7 +2,8 @@
 
 Recorded: terms accepted, each optional role granted or skipped (a skip carries its
 acknowledgement, with its reason and expiry), each check acknowledged (reason, expiry) or its
-acknowledgement withdrawn, the licence and access confirmations, reports exported, progress restarted.
+acknowledgement withdrawn, the licence and access confirmations, going on past failed or unknown
+blockers, reports exported, progress restarted.
 The file is append-only, mode 0600, one per tenant under ``STATE_DIR/audit/`` (0700); it never holds
 a token. Values are JSON-escaped, so a tenant string cannot smuggle a terminal escape into ``cat``.
 
@@ -36,7 +37,7 @@ MAX_TRAIL_READ = 64 * 1024 * 1024  # about 200,000 decisions; a trail is a few K
 # The events every flow may record; each step that confirms something adds its own (``confirms.event``
 # in flow.toml: terms_accepted, license_confirmed, access_confirmed in the shipped flow).
 SESSION_EVENTS = ("role_granted", "role_skipped", "check_acknowledged", "acknowledgement_withdrawn", "report_exported",
-                  "progress_restarted")
+                  "progress_restarted", "went_past_blockers")
 
 
 def events_for(flow: Flow) -> frozenset[str]:

@@ -99,6 +99,7 @@ class RoleInfo:
     adds: tuple[str, ...]  # Security administrator: what it would add
     source: Document
     note: str
+    grants_without_operator: str = ""  # Security administrator: its grants when Security operator is skipped
 
     def skip_warning(self) -> str:
         """One paragraph naming what is lost when this optional role is skipped."""
@@ -201,7 +202,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
                                lost_summary=_text(table, "lost_summary", where, ""),
                                lost_actions=_strings(table, "lost_actions", where), adds=_strings(table, "adds", where),
                                source=doc(_text(table, "source", where), f"{where}.source"),
-                               note=_text(table, "note", where, ""))
+                               note=_text(table, "note", where, ""),
+                               grants_without_operator=_text(table, "grants_without_operator", where, ""))
         if DIRECTORY_ROLES.get(roles[name].template_id, "").lower() != roles[name].label.lower():
             raise _fail(f"{where}.template_id is not the template ID of the {roles[name].label} directory role "
                         "(dex_tui/directory_roles.py)")

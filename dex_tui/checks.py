@@ -469,11 +469,15 @@ def check_experts_roles(facts: TenantFacts, answers: Answers, cloud: CloudInfo, 
         acked = "" if "skip_security_operator" in answers.acknowledgements else " (not acknowledged)"
         parts.append(f"Security operator skipped{acked}: the experts cannot take these response actions themselves: "
                      f"{'; '.join(roles['security_operator'].lost_actions)}.")
+    admin = roles["security_administrator"]
     if administrator is False:
-        evidence["security_administrator_adds"] = list(roles["security_administrator"].adds)
+        evidence["security_administrator_adds"] = list(admin.adds)
         acked = "" if "skip_security_administrator" in answers.acknowledgements else " (not acknowledged)"
         parts.append(f"Security administrator skipped{acked}: the experts cannot "
-                     f"{'; '.join(a[0].lower() + a[1:] for a in roles['security_administrator'].adds)}.")
+                     f"{' or '.join(a[0].lower() + a[1:] for a in admin.adds)} ({admin.level}).")
+    elif administrator is True and operator is False and admin.grants_without_operator:
+        parts.append(f"Security administrator recorded as granted without Security operator: "
+                     f"{admin.grants_without_operator}")
     if parts:
         return result("experts.roles", service, Status.WARN, " ".join(parts), evidence=evidence)
     if operator is None or administrator is None:
@@ -482,7 +486,7 @@ def check_experts_roles(facts: TenantFacts, answers: Answers, cloud: CloudInfo, 
                       "were not recorded: record them in the wizard or in the answers file.", evidence=evidence)
     return result("experts.roles", service, Status.PASS,
                   "Security reader, Security operator and Security administrator granted, as recorded by the "
-                  "operator (no API can confirm it).", evidence=evidence)
+                  f"operator (no API can confirm it; Security administrator: {admin.level}).", evidence=evidence)
 
 
 # ------------------------------------------------------------------------------------ access

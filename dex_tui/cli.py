@@ -247,7 +247,7 @@ def missing_terminal() -> str | None:
     return None
 
 
-def _start_wizard(settings: Settings, restart: bool) -> int:
+def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
     why = missing_terminal()
     if why:
         raise UsageError(f"The wizard needs a terminal, and {why}.", title="No terminal",
@@ -255,7 +255,7 @@ def _start_wizard(settings: Settings, restart: bool) -> int:
                                    "or writes the readiness report and exits with its verdict.")
     from screens.app import run_wizard  # the only place the core reaches the UI, lazily
 
-    return run_wizard(settings, restart=restart)
+    return run_wizard(settings, restart=restart, argv=argv)
 
 
 def _print_error(error: DexError) -> None:
@@ -273,7 +273,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             console.out(f"{TOOL_NAME} {__version__}")
             return int(ExitCode.READY)
         if args.command is None:
-            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)))
+            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv)
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

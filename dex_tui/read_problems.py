@@ -6,9 +6,10 @@ from dex_tui.errors import CannotEvaluate, DexError, NetworkError, PermissionDen
 from dex_tui.facts import TenantFacts
 
 
-def failed_reads_error(facts: TenantFacts) -> DexError | None:
+def failed_reads_error(facts: TenantFacts, again: str = "run the checks again") -> DexError | None:
     """One error for the dialog when some tenant reads failed (a 403, the network): which reads,
-    why, and what to do. None when every read worked. The dependent checks show 'unknown'."""
+    why, and what to do. None when every read worked. The dependent checks show 'unknown'.
+    ``again`` says how to run the checks again where the error is shown (a key works on some steps only)."""
     failed = [read for read in facts.reads.values() if not read.ok and read.kind not in ("skipped", "cancelled")]
     if not failed:
         return None
@@ -17,12 +18,11 @@ def failed_reads_error(facts: TenantFacts) -> DexError | None:
         lines.append(f"• and {len(failed) - 6} more (see each check's evidence)")
     explanation = ("Some reads of your tenant failed, so the checks that need them say 'unknown':\n"
                    + "\n".join(lines))
-    next_step = "Fix what each line says, then press r to run the checks again."
+    next_step = f"Fix what each line says, then {again}."
     title = "Some checks could not read your tenant"
     if any(read.status in (401, 403) for read in failed):
         return PermissionDenied(explanation, title=title, next_step="Grant the missing permission or role named "
-                                "above (an administrator may have to consent), then press r to run the checks again.")
+                                f"above (an administrator may have to consent), then {again}.")
     if all(read.kind in ("network", "throttled") for read in failed):
-        return NetworkError(explanation, title=title, next_step="Check the network or wait a minute, then press r "
-                            "to run the checks again.")
+        return NetworkError(explanation, title=title, next_step=f"Check the network or wait a minute, then {again}.")
     return CannotEvaluate(explanation, title=title, next_step=next_step)

@@ -584,34 +584,40 @@ def check_output_path(path: Path, option: str = "--output") -> Path:
     Returns the path to replace, symbolic links resolved (the link's target is replaced, never the link).
     A directory, a device, a pipe, a socket or anything under /dev or /proc is refused (``os.replace``
     would put a report file in place of ``/dev/null`` when run as root), and so is a read-only file.
-    Raises UsageError naming ``option``; nothing is created.
+    Raises UsageError naming ``option`` (an empty ``option``: the wizard's export, which has no
+    options, so the message is a plain sentence); nothing is created.
     """
+    def said(text: str) -> str:
+        return f"{option}: {text}" if option else text[0].upper() + text[1:]
+
     given = Path(path).expanduser()
     real = Path(os.path.realpath(given))
     shown = repr(str(given))
     if real.is_dir():
-        raise UsageError(f"{option}: {shown} is a directory; give a file name.")
+        raise UsageError(said(f"{shown} is a directory; give a file name."))
     if str(given).startswith(_NOT_FILES) or str(real).startswith(_NOT_FILES) or (
             real.exists() and not real.is_file()):
-        raise UsageError(f"{option}: {shown} is not a regular file (a device, pipe or system file); a report is "
-                         "written only to a regular file.", next_step=f"Use '{option} -' for standard output.")
+        raise UsageError(said(f"{shown} is not a regular file (a device, pipe or system file); a report is "
+                              "written only to a regular file."),
+                         next_step=f"Use '{option} -' for standard output." if option
+                         else "Choose a file name in a folder you can write to.")
     folder = real.parent
     if not folder.is_dir():
-        raise UsageError(f"{option}: the folder {str(folder)!r} does not exist.",
+        raise UsageError(said(f"the folder {str(folder)!r} does not exist."),
                          next_step="Create it first, or choose another file.")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option}: the folder {str(folder)!r} is not writable by you.",
+        raise UsageError(said(f"the folder {str(folder)!r} is not writable by you."),
                          next_step="Choose a file in a folder you can write to.")
     if real.exists() and not os.access(real, os.W_OK):
-        raise UsageError(f"{option}: {shown} exists and is read-only.",
+        raise UsageError(said(f"{shown} exists and is read-only."),
                          next_step="Choose another file, or make it writable first.")
     return real
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str, option: str = "--output") -> Path:
     """Write ``text`` to ``path`` through a private temporary file and ``os.replace`` (mode 0600); the path
-    is checked first (:func:`check_output_path`)."""
-    path = check_output_path(path)
+    is checked first (:func:`check_output_path`, whose errors name ``option``)."""
+    path = check_output_path(path, option)
     directory = path.parent
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -627,15 +633,18 @@ def write_text_atomic(path: Path, text: str) -> Path:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise UsageError(f"--output: cannot write {str(path)!r} ({exc.strerror}).") from exc
+            cannot = f"cannot write {str(path)!r} ({exc.strerror})."
+            raise UsageError(f"{option}: {cannot}" if option else cannot[0].upper() + cannot[1:],
+                             next_step="Free some space or choose another file.") from exc
         raise
     return path
 
 
-def write_report(report: Mapping[str, Any], path: Path, fmt: str | None = None) -> Path:
-    """Render ``report`` in ``fmt`` (default: from the file extension, else JSON) and write it atomically."""
+def write_report(report: Mapping[str, Any], path: Path, fmt: str | None = None, option: str = "--output") -> Path:
+    """Render ``report`` in ``fmt`` (default: from the file extension, else JSON) and write it atomically
+    (errors name ``option``; see :func:`check_output_path`)."""
     fmt = fmt or format_for_path(path)
-    return write_text_atomic(path, render(report, fmt))
+    return write_text_atomic(path, render(report, fmt), option)
 
 
 def format_for_path(path: Path) -> str:

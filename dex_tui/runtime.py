@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 DETECTION_HINT = ("Microsoft does not document these metadata fields, so the detected cloud is a hint; "
                   "pass --cloud to state it.")
+WIZARD_CLOUD_HINT = ("Microsoft does not document these metadata fields, so the detected cloud is a hint; "
+                     "choose the cloud on the Welcome step to state it.")
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,11 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, session: requests.Session | None = None,
                  fake_cloud: FakeCloud | None = None, cache_store: TokenCacheStore | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, cloud_hint: str = DETECTION_HINT) -> None:
+        """``cloud_hint`` ends the note of a detected or assumed cloud: how this front end lets the
+        operator state the cloud (``--cloud`` by default; the wizard's Welcome step has a field)."""
         self.settings = settings
+        self.cloud_hint = cloud_hint
         self.session: requests.Session = session if session is not None else build_session(settings.ca_bundle)
         if fake_cloud is None and settings.is_demo:
             from dex_tui.demo import FakeCloud, load_scenario
@@ -124,7 +129,7 @@ class Runtime:
                                "commercial is assumed until the signed-in tenant's metadata is read.")
         return self._detect(self.settings.tenant) or CloudChoice(
             get_cloud("commercial"), "assumed",
-            "The tenant's OpenID metadata gave no cloud hint; commercial is assumed. " + DETECTION_HINT)
+            "The tenant's OpenID metadata gave no cloud hint; commercial is assumed. " + self.cloud_hint)
 
     def _detect(self, tenant: str) -> CloudChoice | None:
         metadata = self.openid_metadata(tenant)
@@ -134,7 +139,7 @@ class Runtime:
         hints = ", ".join(f"{k}={clean_text(metadata[k], 40)}" for k in ("cloud_instance_name", "tenant_region_sub_scope")
                           if metadata.get(k))
         return CloudChoice(get_cloud(name), "detected",
-                           f"Detected from the tenant's OpenID metadata ({hints}). {DETECTION_HINT}")
+                           f"Detected from the tenant's OpenID metadata ({hints}). {self.cloud_hint}")
 
     def openid_metadata(self, tenant: str) -> dict[str, Any]:
         """The tenant's OpenID configuration from the login host (``--login-url`` or the commercial one)."""

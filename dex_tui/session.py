@@ -75,13 +75,25 @@ class CheckRunEnd:
 
 
 @dataclass(frozen=True)
+class OpenBlocker:
+    """A blocker check that failed or could not be evaluated when the operator leaves a step."""
+
+    id: str
+    title: str
+    status: str  # "fail" or "unknown"
+    summary: str
+
+
+@dataclass(frozen=True)
 class Move:
-    """Where :meth:`WizardSession.go_next` leads: ``blocked`` (the reason), ``finished`` (the exit code
-    of the run, as ``dex-tui check``) or on to ``step``."""
+    """Where :meth:`WizardSession.go_next` leads: ``blocked`` (the reason), ``ask`` (open blockers the
+    operator must decide to go past first; nothing moved), ``finished`` (the exit code of the run, as
+    ``dex-tui check``) or on to ``step``."""
 
     step: str | None = None
     blocked: str | None = None
     finished: int | None = None
+    ask: tuple[OpenBlocker, ...] = ()
 
 
 @dataclass
@@ -160,6 +172,8 @@ class WizardSession:
         self.checked_at = ""
         self.check_run = 0
         self.exports: list[tuple[str, str]] = []
+        self.last_export: tuple[str, str] | None = None  # the path typed for the last export, and its format
+        self.passed_blockers: dict[str, str] = {}  # check id -> the status the operator chose to go past
         self.saved_tenant_id: str | None = None
         self.needs_new_code = False  # the cached sign-in stopped working: skip the account picker
         self.resume_to: str | None = None
@@ -427,11 +441,11 @@ class WizardSession:
     def runtime(self) -> Runtime:
         """The run's runtime for the chosen tenant and cloud (built without network I/O)."""
         if self._runtime is None:
-            from dex_tui.runtime import Runtime
+            from dex_tui.runtime import WIZARD_CLOUD_HINT, Runtime
 
             settings = replace(self.settings, tenant=self.tenant_choice, cloud=self.cloud_choice)
             self._runtime = Runtime(settings, fake_cloud=self.demo.cloud if self.demo is not None else None,
-                                    cache_store=self._cache_store)
+                                    cache_store=self._cache_store, cloud_hint=WIZARD_CLOUD_HINT)
         return self._runtime
 
     def drop_runtime(self) -> None:
@@ -505,8 +519,10 @@ class WizardSession:
         self.results[result.id] = result
         return True
 
-    def checks_finished(self, results: list[CheckResult], run: int) -> CheckRunEnd | None:
-        """Run ``run`` ended with ``results`` (empty when it failed); None when it was an older run."""
+    def checks_finished(self, results: list[CheckResult], run: int,
+                        again: str = "run the checks again") -> CheckRunEnd | None:
+        """Run ``run`` ended with ``results`` (empty when it failed); None when it was an older run.
+        ``again`` is how the front end runs the checks again from where the operator is (for the error)."""
         if run != self.check_run:
             return None
         self.results.update({result.id: result for result in results})
@@ -523,7 +539,7 @@ class WizardSession:
             return CheckRunEnd(ended=self.sign_in_again())
         from dex_tui.read_problems import failed_reads_error
 
-        return CheckRunEnd(problem=failed_reads_error(self.checker.facts) if results else None)
+        return CheckRunEnd(problem=failed_reads_error(self.checker.facts, again) if results else None)
 
     def run_checks(self, is_cancelled: Callable[[], bool] | None = None) -> CheckRunEnd | None:
         """Blocking: one whole run of every check, for front ends without workers (and tests)."""
@@ -586,14 +602,55 @@ class WizardSession:
         self.state = replace(self.state, step=step_id)
         self.save_progress()
 
-    def go_next(self) -> Move:
-        """Move on from the current step; after sign-in, a resumed run jumps back to where it was."""
+    def open_blockers(self, step_id: str | None = None) -> tuple[OpenBlocker, ...]:
+        """The blocker checks that failed or are unknown and are due when leaving ``step_id`` (default:
+        the current step), less those the operator already chose to go past with the same status.
+
+        Due: after the sign-in step, every blocker no step settles (the prerequisites); a blocker a step
+        settles (``checks`` in the flow, e.g. the access checks) from that step on, never before it.
+        """
+        from dex_tui.catalogue import ALL_CHECK_IDS
+        from dex_tui.results import Severity, Status
+
+        step_id = step_id or self.state.step
+        if not self.flow.is_after(step_id, self.flow.sign_in_step()):
+            return ()
+        service = self.state.answers.service
+        found: list[OpenBlocker] = []
+        for check_id in ALL_CHECK_IDS:
+            result = self.results.get(check_id)
+            if (result is None or result.severity != Severity.BLOCKER
+                    or result.status not in (Status.FAIL, Status.UNKNOWN)
+                    or self.passed_blockers.get(check_id) == result.status.value):
+                continue
+            settling = self.flow.step_settling(check_id, service)
+            if settling is None or settling.id == step_id or self.flow.is_after(step_id, settling.id):
+                found.append(OpenBlocker(check_id, result.title, result.status.value, result.summary))
+        return tuple(found)
+
+    def go_next(self, go_past: tuple[str, ...] = ()) -> Move:
+        """Move on from the current step; after sign-in, a resumed run jumps back to where it was.
+
+        Open blockers (:meth:`open_blockers`) stop the move with ``Move.ask`` until the operator
+        explicitly chooses to go on: ``go_past`` names the check ids they saw and accepted. Going past is
+        recorded in the audit trail (``went_past_blockers``) and not asked again for the same status.
+        """
         current = self.state.step
         try:
             moved = self.state.go_next(signed_in=self.signed is not None)
         except ValueError as reason:
             return Move(blocked=str(reason))
-        if self.flow.next_step(current, self.state.answers.service) is None:
+        last = self.flow.next_step(current, self.state.answers.service) is None
+        # Finishing is not going past: the exit code and the summary say the verdict, blockers included.
+        open_now = () if last else self.open_blockers(current)
+        unaccepted = tuple(blocker for blocker in open_now if blocker.id not in go_past)
+        if unaccepted:
+            return Move(ask=open_now)
+        if open_now:
+            self.passed_blockers.update({blocker.id: blocker.status for blocker in open_now})
+            self.record("went_past_blockers", step=current,
+                        blockers=[{"id": b.id, "title": b.title, "status": b.status} for b in open_now])
+        if last:
             self.state = moved
             self.save_progress()
             return Move(finished=self.readiness_exit_code())
@@ -697,11 +754,19 @@ class WizardSession:
     def can_export(self) -> bool:
         return self.signed is not None and bool(self.results) and not self.checks_running
 
+    def check_report_path(self, path: str) -> Path:
+        """Where an export to ``path`` (as typed: relative to the working directory, ``~`` allowed) would
+        be written, links resolved; :class:`~dex_tui.errors.UsageError` in plain words (the wizard has
+        no ``--output``) when it cannot be. Nothing is created."""
+        from dex_tui.report import check_output_path
+
+        return check_output_path(Path(path), option="")
+
     def write_report(self, report: dict[str, Any], path: str, fmt: str) -> str:
         """Blocking (a worker may call it): write ``report``; returns the absolute path written."""
         from dex_tui.report import write_report
 
-        return str(write_report(report, Path(path), fmt).resolve())
+        return str(write_report(report, Path(path), fmt, option="").resolve())
 
     def report_exported(self, path: str, fmt: str, verdict: str) -> None:
         """A report was written: remembered for the review and recorded in the audit trail."""

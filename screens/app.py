@@ -13,11 +13,13 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ScreenStackError, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
@@ -27,7 +29,8 @@ from dex_tui.acknowledgements import AcknowledgementRefused
 from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
-from dex_tui.session import CheckRun, Notice, SessionEnded, WizardSession
+from dex_tui.safety import clean_text
+from dex_tui.session import CheckRun, Notice, OpenBlocker, SessionEnded, WizardSession
 from dex_tui.settings import Settings
 from dex_tui.shutdown import end_app_on_signals
 from screens import messages as msg
@@ -48,6 +51,7 @@ if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the
     from dex_tui.token_cache import TokenCacheStore
 
 REDRAW_INTERVAL = 0.05  # seconds: streamed check results are drawn at most this often
+MAX_BLOCKERS_NAMED = 4  # the question names this many open blockers, then counts the rest
 PRELOAD_DELAY = 0.3  # seconds after the first screen is drawn before the later steps load (preload=True)
 
 
@@ -62,7 +66,7 @@ class WizardApp(WizardCommands):
                  browser: bool | None = None, theme: str | None = None, fake_cloud: FakeCloud | None = None,
                  demo: DemoControls | None = None, cache_store: TokenCacheStore | None = None,
                  graph_options: dict[str, Any] | None = None, preload: bool = False,
-                 session: WizardSession | None = None) -> None:
+                 session: WizardSession | None = None, argv: Sequence[str] = ()) -> None:
         """``clock`` drives countdowns and ``now_iso`` stamps confirmations (default: the wall clock,
         or the demo scenario's fixed time); inject frozen ones for snapshots. ``browser`` forces
         whether a browser may be started (default: only on a local desktop, never in demo mode).
@@ -70,7 +74,8 @@ class WizardApp(WizardCommands):
         ``cache_store`` replaces the token cache the runtime would choose (tests share one between two
         runs); ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait);
         ``preload`` imports the later steps in the background once the first screen is drawn;
-        ``session`` is a session built already (then the other session options are not used)."""
+        ``session`` is a session built already (then the other session options are not used); ``argv``
+        is the command line it was started with (the quit dialog names the command that resumes)."""
         early_theme = bool(theme) and theme in BUILTIN_THEMES
         if early_theme:
             # Chosen before App.__init__ builds the stylesheet from the theme's variables: set later,
@@ -91,6 +96,7 @@ class WizardApp(WizardCommands):
             self.animation_level = "none"
             self.title = f"{self.TITLE} · DEMO {settings.demo}"
         self._preload = preload
+        self.argv = tuple(argv)
         self._redraw_timer: Timer | None = None
         self._last_redraw = 0.0
 
@@ -239,7 +245,7 @@ class WizardApp(WizardCommands):
 
     @on(msg.ChecksFinished)
     def _checks_finished(self, message: msg.ChecksFinished) -> None:
-        end = self.core.checks_finished(message.results, message.run)
+        end = self.core.checks_finished(message.results, message.run, again=self.rerun_words())
         if end is None:
             return
         self._results_changed()
@@ -247,6 +253,14 @@ class WizardApp(WizardCommands):
             self.session_ended(end.ended)
         elif end.problem is not None:
             self.show_error(end.problem)
+
+    def rerun_words(self) -> str:
+        """How to run the checks again from the step on screen: r where it re-runs them, else the palette."""
+        screen = self.top_screen()
+        if screen is not None and any(isinstance(binding, Binding) and binding.action == "rerun" and binding.key == "r"
+                                      for binding in screen.BINDINGS):
+            return "press r to run the checks again"
+        return "run the checks again (Ctrl+P, then Re-run the checks)"
 
     def session_ended(self, ended: SessionEnded) -> None:
         """The saved sign-in stopped working: the session is back on the sign-in step; show it and why."""
@@ -270,22 +284,34 @@ class WizardApp(WizardCommands):
     # -- report ----------------------------------------------------------------------------------
 
     def export_report(self, path: str, fmt: str) -> None:
-        """Write the report in a worker; the audit trail records it when done."""
+        """Write the report in a worker; the audit trail records it when done. The path typed is
+        remembered for the next export, whether or not the write works."""
+        self.core.last_export = (path, fmt)
         self._write_report(self.core.build_report(), path, fmt)
 
     @work(thread=True, exit_on_error=False, group="export")
     def _write_report(self, report: dict[str, Any], path: str, fmt: str) -> None:
         try:
             written = self.core.write_report(report, path, fmt)
-        except Exception as exc:  # every failure goes to the error dialog
-            self.post_message(msg.WorkerFailed(as_dex_error(exc), "export"))
+        except Exception as exc:  # every failure goes to the error dialog, then back to the export dialog
+            self.post_message(msg.ReportFailed(as_dex_error(exc)))
             return
         self.post_message(msg.ReportExported(written, fmt, report["verdict"]))
 
+    @on(msg.ReportFailed)
+    def _report_failed(self, message: msg.ReportFailed) -> None:
+        """The write failed after the path was checked (a full disk, a folder removed meanwhile): say
+        why, then open the export dialog again on the path typed."""
+        from screens.dialogs import ErrorDialog
+
+        self.push_screen(ErrorDialog(message.error), lambda _: self.action_export())
+
     @on(msg.ReportExported)
     def _report_exported(self, message: msg.ReportExported) -> None:
+        from dex_tui.exit_summary import host_name
+
         self.core.report_exported(message.path, message.fmt, message.verdict)
-        self.notify(f"Report written: {message.path}", markup=False)
+        self.notify(f"Report written: {clean_text(message.path, 400)} on host {host_name()}", markup=False)
         screen = self.top_screen()
         if isinstance(screen, StepScreen):
             screen.report_exported()
@@ -345,14 +371,40 @@ class WizardApp(WizardCommands):
         self.core.goto(step_id)
         self.switch_screen(screen_for(self.core.flow.get(step_id)))
 
-    def go_next(self) -> None:
-        move = self.core.go_next()
-        if move.blocked is not None:
+    def go_next(self, go_past: tuple[str, ...] = ()) -> None:
+        """Next: on to the next step, or a gate's reason, or first a question about open blockers."""
+        move = self.core.go_next(go_past)
+        if move.ask:
+            self._ask_past_blockers(move.ask)
+        elif move.blocked is not None:
             self.notify(move.blocked, severity="warning", markup=False)
         elif move.finished is not None:
             self.exit(move.finished)
         elif move.step is not None:
             self.switch_screen(screen_for(self.core.flow.get(move.step)))
+
+    def _ask_past_blockers(self, blockers: tuple[OpenBlocker, ...]) -> None:
+        """Failed or unknown blockers: name them and go on only through the explicit button (Esc,
+        Stay and Enter on the focused Stay change nothing); going on is audited by the session."""
+        from screens.dialogs import ConfirmDialog
+
+        shown = blockers[:MAX_BLOCKERS_NAMED]
+        lines = [f"{'✖' if b.status == 'fail' else '?'} {clean_text(b.title, 80)} ({b.status}): "
+                 f"{clean_text(b.summary, 140)}" for b in shown]
+        if len(blockers) > len(shown):
+            lines.append(f"… and {len(blockers) - len(shown)} more (see the Eligibility step)")
+        many = len(blockers) > 1
+        question = ("Defender Experts onboarding needs " + ("these" if many else "this") + ", and "
+                    + ("they are" if many else "it is") + " not met:\n" + "\n".join(lines)
+                    + "\n\nStay to fix " + ("them" if many else "it") + " first. Go on anyway only if you "
+                    "mean to: the audit trail records that you went on past " + ("them." if many else "it."))
+
+        def answered(go_on: bool | None) -> None:
+            if go_on:
+                self.go_next(go_past=tuple(b.id for b in blockers))
+
+        title = f"Go on with {len(blockers)} blockers open?" if many else "Go on with a blocker open?"
+        self.push_screen(ConfirmDialog(title, question, yes="Go on anyway", no="Stay"), answered)
 
     def go_back(self) -> None:
         before = self.core.go_back()
@@ -362,13 +414,17 @@ class WizardApp(WizardCommands):
     # -- keys, palette, dialogs ------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The wizard's own commands only. Textual's defaults are left out: its Quit leaves at once
+        while Ctrl+Q asks first, Keys duplicates F1 without the step's words, Screenshot writes a file
+        nobody asked for, and Theme can make the focus invisible (``TEXTUAL_THEME`` chooses one)."""
         yield SystemCommand("Re-run the checks", "Read the tenant again and re-evaluate every check",
                             self.action_rerun_checks)
         yield SystemCommand("Export the report", "Write the readiness report as JSON, Markdown or HTML",
                             self.action_export)
-        yield SystemCommand("Help for this step", "What this step is for and its keys", self.action_help)
-        yield SystemCommand("Restart the wizard", "Forget the answers and start over", self.action_restart)
-        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help for this step", "What this step is for and its keys (F1)", self.action_help)
+        yield SystemCommand("Restart the wizard", "Forget the answers and start over (asks first)",
+                            self.action_restart)
+        yield SystemCommand("Quit the wizard", "Asks first; your progress is kept (Ctrl+Q)", self.action_request_quit)
 
     def action_rerun_checks(self) -> None:
         if self.core.signed is None:
@@ -388,10 +444,46 @@ class WizardApp(WizardCommands):
             if choice is not None:
                 self.export_report(*choice)
 
-        self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
+        from dex_tui.exit_summary import host_name
 
-def run_wizard(settings: Settings, restart: bool) -> int:
-    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C)."""
+        self.push_screen(ExportDialog(self.core.default_report_name(), check_path=self.core.check_report_path,
+                                      host=host_name(), last=self.core.last_export), chosen)
+
+
+def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
+    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
+    is back on its normal screen, print the summary (:mod:`dex_tui.exit_summary`); ``argv`` is the
+    command line the wizard was started with, for the command that resumes."""
+    ended = _run_app(settings, restart, argv)
+    print_exit_summary(ended.app, ended.code, argv)
+    return ended.code
+
+
+def print_exit_summary(app: WizardApp | None, code: int, argv: Sequence[str]) -> None:
+    """The exit summary on standard output; a terminal that is gone (SIGHUP) gets nothing, silently."""
+    if app is None:
+        return
+    from dex_tui import console
+    from dex_tui.exit_summary import exit_summary
+
+    try:
+        for line in exit_summary(app.core, code, argv):
+            if not console.out(line):
+                return
+    except OSError:  # the terminal went away with the connection
+        return
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """How the App ended: the exit code, and the App (None when it crashed: no summary then)."""
+
+    app: WizardApp | None
+    code: int
+
+
+def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
+    """Build the App and run it in this terminal until it ends (see :func:`run_wizard`)."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"
@@ -406,7 +498,7 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     gc.freeze()
     gc.disable()
     try:
-        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True)
+        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, argv=argv)
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise
@@ -419,9 +511,9 @@ def run_wizard(settings: Settings, restart: bool) -> int:
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
-        return int(ExitCode.INTERRUPTED)
+        return _Ended(app, int(ExitCode.INTERRUPTED))
     finally:
         gc.enable()  # in case the app ended before its first screen was drawn
     if result is None:  # the app ended without choosing a code: an internal failure if it crashed
-        return int(ExitCode.USAGE) if app.return_code else int(ExitCode.READY)
-    return int(result)
+        return _Ended(None, int(ExitCode.USAGE)) if app.return_code else _Ended(app, int(ExitCode.READY))
+    return _Ended(app, int(result))

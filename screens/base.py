@@ -118,6 +118,8 @@ class StepScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "demo_action":
             return self.wizard.core.demo_action(self.STEP_ID) is not None
+        if action == "back":  # the first step has nothing to go back to: no "esc Back" in its footer
+            return self.wizard.core.flow.previous_step(self.STEP_ID, self.wizard.flow.answers.service) is not None
         return True
 
     def action_demo_action(self) -> None:
@@ -156,8 +158,10 @@ def role_warning(role: str, ack: Acknowledgement | None, *, short: bool = False)
 
     info = catalogue().role(role)
     items = info.lost_actions or info.adds
-    text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}.",
-                 style="bold")
+    # A role today's flow lacks (it only "adds") says so, as the permissions step and the report do.
+    level = "" if info.lost_actions else f" ({info.level})"
+    text = plain(f"⚠ {info.label} skipped: the experts cannot {', '.join(i[0].lower() + i[1:] for i in items)}"
+                 f"{level}.", style="bold")
     if ack is not None and not short:
         text.append_text(plain(" Acknowledged by ", style="italic") + tenant(ack.by, style="italic")
                          + plain(f" at {ack.at}", style="italic"))

@@ -29,6 +29,7 @@ class WizardCommands(App[int]):
     core: WizardSession
     settings: Settings
     browser_allowed: bool
+    argv: tuple[str, ...]  # the command line the wizard was started with
 
     BINDINGS = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True, id="app.quit",
@@ -61,8 +62,10 @@ class WizardCommands(App[int]):
                 self.core.save_progress()
                 self.exit(int(ExitCode.READY))
 
-        again = f"dex-tui --demo {self.settings.demo}" if self.settings.demo else "dex-tui"
-        self.push_screen(ConfirmDialog("Quit the wizard?", f"Your progress is saved. Run {again} again to "
+        from dex_tui.exit_summary import resume_command
+
+        again = resume_command(self.core, self.argv)
+        self.push_screen(ConfirmDialog("Quit the wizard?", f"Your progress is saved. Run {again} to "
                                        "continue where you are (or with --restart to start over).",
                                        yes="Quit", no="Stay"), answered)
 

@@ -26,6 +26,14 @@ class WorkerFailed(Message):
         self.group = group
 
 
+class ReportFailed(Message):
+    """Writing the exported report failed (the export dialog opens again on the path typed)."""
+
+    def __init__(self, error: DexError) -> None:
+        super().__init__()
+        self.error = error
+
+
 class AccountsFound(Message):
     """Cached accounts that can sign in silently (possibly none), and notices about the token cache."""
 

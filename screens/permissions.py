@@ -1,13 +1,13 @@
 """Step 6 (XDR): choose the roles the experts get; skipping an optional one needs an acknowledgement.
 
 Service provider access and Security reader are fixed. Security operator (recommended) and
-Security administrator (optimal) are ticked or skipped; a skip opens a dialog naming what the
+Security administrator (2022 preview only) are ticked or skipped; a skip opens a dialog naming what the
 experts then cannot do (text from the shared roles catalogue, the same the checks and report use).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from rich.text import Text
@@ -37,6 +37,15 @@ def role_label(role: str, granted: bool | None) -> str:
     return f"{info.label} · {info.level} · {state}"
 
 
+def grants_text(role: str, roles: Mapping[str, bool | None]) -> str:
+    """What ``role`` gives the experts, in the catalogue's words; Security administrator's once Security
+    operator is skipped (the seed describes it as operator's permissions plus more, so not "on top of")."""
+    info = catalogue().role(role)
+    if roles.get("security_operator") is False and info.grants_without_operator:
+        return info.grants_without_operator
+    return info.grants
+
+
 class PermissionsScreen(StepScreen):
     STEP_ID = "permissions"
     BINDINGS = [
@@ -60,10 +69,9 @@ class PermissionsScreen(StepScreen):
             yield Static(plain("Space ticks a role. Unticking one, or leaving it unticked, asks you to "
                                "acknowledge what the experts then cannot do.", style="italic"), classes="hint")
             for name in OPTIONAL_ROLES:
-                role = roles[name]
                 yield TickBox(role_label(name, answers.roles.get(name)), value=answers.roles.get(name) is True,
                                id=f"role-{name}", classes="role", compact=True)
-                yield Static(plain(role.grants), classes="role-grants")
+                yield Static(plain(grants_text(name, answers.roles)), classes="role-grants", id=f"grants-{name}")
             yield Static("", id="role-warnings")
             yield ReadingText(plain(f"Then in the {step.link_label}: ", style="bold") + plain(step.portal_path),
                               id="portal-path")
@@ -91,7 +99,7 @@ class PermissionsScreen(StepScreen):
     def _ask_skip(self, role: str, then: Callable[[], None] | None = None) -> None:
         info = catalogue().role(role)
         heading = ("Response actions the experts then cannot take themselves:" if info.lost_actions
-                   else f"What {info.label} would add, and the experts then cannot do:")
+                   else f"What the 2022 preview says {info.label} adds, which the experts then do not do:")
 
         def answered(decision: Acknowledged | bool | None) -> None:
             if decision is None:  # cancelled: nothing changes, and Next does not go on
@@ -121,6 +129,9 @@ class PermissionsScreen(StepScreen):
         with box.prevent(Checkbox.Changed):
             box.value = granted is True
         box.label = role_label(role, granted)
+        roles = self.wizard.flow.answers.roles
+        for name in OPTIONAL_ROLES:
+            self.query_one(f"#grants-{name}", Static).update(plain(grants_text(name, roles)))
         self._show_warnings()
 
     def _show_warnings(self) -> None:

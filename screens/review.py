@@ -111,9 +111,12 @@ class ReviewScreen(StepScreen):
 
     def _show_report_status(self) -> None:
         wizard = self.wizard
+        from dex_tui.exit_summary import host_name
+
         text = plain("e exports the readiness report (JSON, Markdown or HTML).")
         for path, fmt in wizard.core.exports:
-            text.append_text(plain(f"\n✔ Exported {fmt}: ") + tenant(path, limit=400))
+            text.append_text(plain(f"\n✔ Exported {fmt}: ") + tenant(path, limit=400)
+                             + plain(" on host ") + tenant(host_name(), limit=100))
         text.append_text(plain("\nAudit trail (who decided what, when): ") + tenant(str(wizard.core.audit.path), limit=400))
         text.append_text(plain("\nProgress file: ") + tenant(str(wizard.core.progress_store.path), limit=400))
         self.query_one("#report-status", Static).update(text)

@@ -15,7 +15,7 @@ from dex_tui.demo import FakeCloud, Scenario, load_scenario
 from dex_tui.errors import NetworkError
 from dex_tui.settings import Settings
 from screens.app import WizardApp
-from screens.dialogs import ErrorDialog
+from screens.dialogs import ConfirmDialog, ErrorDialog
 from screens.textdump import screen_text
 from tests.test_wizard_support import FROZEN_CLOCK, NOW, shown, wait_for
 
@@ -60,7 +60,10 @@ async def test_a_403_makes_the_licence_rows_unknown_and_the_wizard_goes_on(state
         assert all(app.results[i].status.value in ("pass", "info") for i in app.results.keys() - unknown)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: getattr(app.screen, "STEP_ID", "") == "eligibility")
-        await pilot.press("ctrl+n")  # unknown never blocks the way on
+        await pilot.press("ctrl+n")  # an unknown blocker asks first; going on anyway is the operator's choice
+        await wait_for(pilot, lambda: shown(app, ConfirmDialog))
+        assert "Defender for Endpoint Plan 2 licensed (unknown)" in app.screen.question
+        await pilot.click("#confirm-yes")
         await wait_for(pilot, lambda: getattr(app.screen, "STEP_ID", "") == "terms")
         await pilot.press("ctrl+c")
     assert app.return_value == 130

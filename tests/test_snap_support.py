@@ -64,6 +64,7 @@ def shoot(request: pytest.FixtureRequest, scenario: str, size: str, drive: Drive
     """
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     monkeypatch.chdir(request.getfixturevalue("tmp_path"))
+    monkeypatch.setattr("socket.gethostname", lambda: "dex-host")  # the export dialog names the host
     if start is not None:
         save_progress(scenario, start, choices)
     app = make_app(STATE_DIR, scenario, approval=approval, no_wait=True, **knobs)

@@ -204,8 +204,7 @@ async def test_the_demo_quit_dialog_names_the_command_that_resumes(state_dir: Pa
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: shown(app, ConfirmDialog))
-        text = " ".join(screen_text(app).split())
-        assert "Run dex-tui --demo fresh again to continue" in text
+        assert f"Run dex-tui --demo fresh --state-dir {state_dir} to continue" in app.screen.question
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
 

@@ -44,7 +44,7 @@ async def test_a_403_shows_the_error_dialog_and_unknown_rows(state_dir: Path) ->
         await wait_for(pilot, lambda: shown(app, ErrorDialog), timeout=15)
         text = screen_text(app)
         assert "Some checks could not read your tenant" in text
-        assert "press r" in text
+        assert "Ctrl+P, then Re-run the checks" in app.screen.error.next_step  # r does nothing on Sign in
         await pilot.press("enter")
         await pilot.press("ctrl+n")
         await reach(app, pilot, "eligibility")
