@@ -71,3 +71,13 @@ def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_login_session_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test run's own login session (an SSH login, a terminal's utmp record) never decides a test:
+    the session part of the remote-session rule finds nothing unless a test fakes it
+    (tests/test_desktop.py tests it on fake /proc and utmp data)."""
+    import dex_tui.desktop
+
+    monkeypatch.setattr(dex_tui.desktop, "session_evidence", lambda: "")

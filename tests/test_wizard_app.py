@@ -15,7 +15,7 @@ from screens.app import WizardApp
 from screens.dialogs import ConfirmDialog, ErrorDialog, LinkDialog
 from screens.help import HelpScreen
 from screens.textdump import screen_text
-from tests.test_wizard_support import NOW, make_app, reach, shown, sign_in, wait_for
+from tests.test_wizard_support import NOW, make_app, reach, record_browser, shown, sign_in, wait_for
 
 
 async def test_welcome_shows_demo_banner_and_choices(state_dir: Path) -> None:
@@ -272,8 +272,7 @@ async def test_links_outside_the_allowlist_are_refused(state_dir: Path) -> None:
 async def test_no_browser_over_ssh(monkeypatch, state_dir: Path) -> None:
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22")
     monkeypatch.setenv("DISPLAY", ":0")
-    opened: list[str] = []
-    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url))
+    opened = record_browser(monkeypatch)
     app = WizardApp(Settings(state_dir=state_dir, token_cache="memory"))
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_url("https://security.microsoft.com/")
