@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
 from dex_tui.session import CheckRun, Notice, SessionEnded, WizardSession
 from dex_tui.settings import Settings
-from dex_tui.shutdown import end_app_on_signals
+from dex_tui.shutdown import end_app_on_signals, exit_code_for
 from screens import messages as msg
 from screens.base import StepScreen
 from screens.commands import WizardCommands
@@ -346,8 +347,9 @@ class WizardApp(WizardCommands):
 
         self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
 
-def run_wizard(settings: Settings, restart: bool) -> int:
-    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C)."""
+def run_wizard(settings: Settings, restart: bool, approval: str | None = None) -> int:
+    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). ``approval``: how the
+    demo answers device codes (default: when the operator presses a)."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"
@@ -355,7 +357,11 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     if settings.demo:
         from dex_tui.demo_controls import DemoControls
 
-        demo = DemoControls.for_scenario(settings.demo, interactive=True)
+        demo = DemoControls.for_scenario(settings.demo, interactive=True, approval=approval)
+    from dex_tui.progress import tenant_key
+    from dex_tui.unclean_exit import RESTORE_HINT, RunMarker
+
+    marker = RunMarker(settings.resolved_state_dir(), tenant_key(settings.tenant, settings.demo))
     # Start-up allocates tens of thousands of long-lived objects (modules, classes, styles, widgets):
     # set aside what is loaded (gc.freeze) and pause the cyclic collector until the first screen is
     # drawn, so no full collection walks them meanwhile (the first screen appears ~30 ms sooner).
@@ -366,6 +372,11 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise
+    if marker.left_behind():  # printed on the normal screen: there again once the wizard ends
+        from dex_tui import console
+
+        console.err(f"dex-tui: {RESTORE_HINT}")
+    marker.write()
     try:
         def end_on_signal(code: int) -> None:  # SIGTERM, SIGHUP: keep the progress, leave with the code
             app.save_progress()
@@ -375,9 +386,13 @@ def run_wizard(settings: Settings, restart: bool) -> int:
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
+        marker.remove()
         return int(ExitCode.INTERRUPTED)
     finally:
         gc.enable()  # in case the app ended before its first screen was drawn
+    hang_up = getattr(signal, "SIGHUP", None)
+    if hang_up is None or result != exit_code_for(hang_up):  # after a hang-up the terminal was not put back
+        marker.remove()
     if result is None:  # the app ended without choosing a code: an internal failure if it crashed
         return int(ExitCode.USAGE) if app.return_code else int(ExitCode.READY)
     return int(result)
