@@ -196,7 +196,7 @@ class Identity:
             return self._error(req, 400, "expired_token", 70019,
                                "Verification code expired. Have the user retry the sign-in.")
         knobs = self.cloud.scenario.behaviour.device_code
-        if self.cloud.device_code_held or (self.cloud.device_code_paced and not code.released):
+        if self.cloud.device_code_held or (self.cloud.device_code_paced and not (code.released or code.approved)):
             return self._error(req, 400, "authorization_pending", 70016,
                                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
         code.polls += 1
