@@ -1,4 +1,5 @@
-"""Test-wide isolation: UTC, no real keyring, no real config or state directories, no animation."""
+"""Test-wide isolation: UTC, no real keyring, no real config or state directories, no animation, no
+desktop or SSH session of the test run's own."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ os.environ["XDG_CACHE_HOME"] = str(_SANDBOX / "cache")
 for _name in list(os.environ):
     if _name.startswith("DEX_TUI_"):
         del os.environ[_name]
+# The sign-in step shows what this terminal allows (a demo too): the test run's own desktop or SSH login
+# must not change a picture or a test (tests that need one set it with monkeypatch).
+for _name in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT", "DISPLAY", "WAYLAND_DISPLAY"):
+    os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
