@@ -75,10 +75,11 @@ def session_evidence(proc_root: Path = PROC_ROOT, utmp_paths: tuple[Path, ...] =
     ``pid`` (default: this process) named like the SSH daemon, or a login record of the controlling
     terminal ``tty`` (default: this process's, e.g. ``pts/3``) naming a remote host. Unreadable or
     malformed data is no evidence."""
-    daemon = ssh_daemon_ancestor(proc_root, os.getpid() if pid is None else pid)
+    pid = os.getpid() if pid is None else pid
+    daemon = ssh_daemon_ancestor(proc_root, pid)
     if daemon is not None:
         return f"an ancestor process is {daemon[1]} (pid {daemon[0]})"
-    line = controlling_terminal() if tty is None else tty
+    line = controlling_terminal(proc_root, pid) if tty is None else tty
     if line:
         for path in utmp_paths:
             host = remote_login_host(path, line)
@@ -124,19 +125,37 @@ def _read_stat(proc_root: Path, pid: int) -> tuple[str, int] | None:
     return text[start + 1:end], int(fields[1])
 
 
-def controlling_terminal() -> str:
-    """This process's terminal as a login record names it (``pts/3``), from the first standard stream
-    that is one; '' when none is."""
+def controlling_terminal(proc_root: Path = PROC_ROOT, pid: int | None = None) -> str:
+    """The controlling terminal of ``pid`` (default: this process) as a login record names it (``pts/3``):
+    from ``/proc/PID/stat`` (it stays the session's terminal when the standard streams are redirected),
+    else from the first standard stream that is a terminal; '' when there is none."""
+    device = _terminal_device(proc_root, os.getpid() if pid is None else pid)
+    if device is not None:
+        major, minor = device
+        if 136 <= major <= 143:  # Unix 98 pseudo-terminal slaves
+            return f"pts/{(major - 136) * 256 + minor}"
+        if major == 4 and minor < 64:  # virtual consoles
+            return f"tty{minor}"
     for fd in (0, 1, 2):
         try:
             if os.isatty(fd):
-                name = os.ttyname(fd)
-            else:
-                continue
+                return os.ttyname(fd).removeprefix("/dev/")
         except OSError:
             continue
-        return name.removeprefix("/dev/")
     return ""
+
+
+def _terminal_device(proc_root: Path, pid: int) -> tuple[int, int] | None:
+    """(major, minor) of the ``tty_nr`` field of ``/proc/PID/stat``; None without a terminal or a /proc."""
+    try:
+        text = (proc_root / str(pid) / "stat").read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 1:].split()
+    if len(fields) < 5 or not fields[4].lstrip("-").isdigit() or int(fields[4]) <= 0:
+        return None
+    number = int(fields[4])
+    return (number >> 8) & 0xFFF, (number & 0xFF) | ((number >> 12) & 0xFFF00)
 
 
 def remote_login_host(utmp_path: Path, line: str) -> str:

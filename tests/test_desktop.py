@@ -17,6 +17,7 @@ import pytest
 import dex_tui.desktop
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.desktop import (
+    controlling_terminal,
     local_desktop,
     remote_login_host,
     remote_session,
@@ -77,11 +78,12 @@ def test_the_defaults_are_this_process(monkeypatch) -> None:
 # -- the session itself (Linux): an sshd ancestor, or a remote host in the terminal's login record ------
 
 
-def fake_proc(root: Path, tree: dict[int, tuple[str, int]]) -> Path:
-    """A /proc with one ``stat`` per process: pid -> (name, parent pid)."""
+def fake_proc(root: Path, tree: dict[int, tuple[str, int]], tty_nr: int = 34816) -> Path:
+    """A /proc with one ``stat`` per process: pid -> (name, parent pid); every process on the terminal
+    ``tty_nr`` (default 34816: major 136, minor 0, that is pts/0)."""
     for pid, (name, parent) in tree.items():
         (root / str(pid)).mkdir(parents=True)
-        (root / str(pid) / "stat").write_text(f"{pid} ({name}) S {parent} {pid} {pid} 34816 0 4194560 0\n")
+        (root / str(pid) / "stat").write_text(f"{pid} ({name}) S {parent} {pid} {pid} {tty_nr} 0 4194560 0\n")
     return root
 
 
@@ -181,3 +183,19 @@ def test_remote_session_asks_the_session_only_on_linux(monkeypatch, tmp_path: Pa
     assert not desktop.present and desktop.short == "this is an SSH session"
     assert "an ancestor process is sshd" in desktop.reason
     assert not can_start_browser({"DISPLAY": ":0"}, "linux")
+
+
+def test_the_controlling_terminal_comes_from_proc_even_with_redirected_streams(tmp_path: Path) -> None:
+    assert controlling_terminal(fake_proc(tmp_path / "a", {9: ("x", 1)}), 9) == "pts/0"
+    assert controlling_terminal(fake_proc(tmp_path / "b", {9: ("x", 1)}, tty_nr=(137 << 8) | 44), 9) == "pts/300"
+    assert controlling_terminal(fake_proc(tmp_path / "c", {9: ("x", 1)}, tty_nr=(4 << 8) | 2), 9) == "tty2"
+
+
+def test_an_orphan_on_the_ssh_terminal_is_told_by_the_login_record(tmp_path: Path) -> None:
+    """A process re-parented away from sshd (double fork, streams redirected) on the SSH login's
+    terminal: no ancestor says it, the terminal's login record does (tried on a real sshd too)."""
+    proc = fake_proc(tmp_path / "proc", {1: ("init", 0), 777: ("python3", 1)}, tty_nr=(136 << 8) | 1)
+    utmp = fake_utmp(tmp_path / "utmp", utmp_record(7, "pts/1", "127.0.0.1"))
+    assert session_evidence(proc, (utmp,), pid=777) == "the login record of pts/1 names the remote host 127.0.0.1"
+    assert session_evidence(fake_proc(tmp_path / "none", {1: ("init", 0), 5: ("x", 1)}, tty_nr=0), (utmp,),
+                            pid=5, tty="") == ""
