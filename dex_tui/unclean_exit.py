@@ -6,7 +6,8 @@ SIGHUP) or the process is killed, nothing on this side can reach the customer's 
 it stays in that mode until they type ``reset``. The wizard therefore leaves a marker in the state
 folder while it runs (one per tenant, next to the progress file) and removes it when it ended with its
 terminal put back; a marker found at the next start means the last run did not, and the start says what
-to type.
+to type (and, on a terminal, first puts back what it can: the customer reconnected, so this terminal is
+reachable again).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ RESTORE_HINT = (
     "stopped), so the terminal it ran in may still be in the wizard's mode: mouse moves or clicks print "
     "stray characters, or the cursor is gone. If so, type  reset  and press Enter in that terminal (or "
     "tput rmcup to leave the wizard's screen); quitting dex-tui normally restores it too.")
+
+
+# What the wizard's driver undoes on a clean exit: leave the alternate screen, mouse reporting off (the
+# modes Textual turns on), cursor shown. Written before the hint when it goes to a terminal, so the hint
+# lands on the normal screen (a terminal left on the alternate screen would lose it when the next
+# wizard exits) and the terminal is itself again even if that wizard never starts.
+TERMINAL_RESTORE = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1049l\x1b[?25h"
 
 
 class RunMarker:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -359,7 +360,7 @@ def run_wizard(settings: Settings, restart: bool, approval: str | None = None) -
 
         demo = DemoControls.for_scenario(settings.demo, interactive=True, approval=approval)
     from dex_tui.progress import tenant_key
-    from dex_tui.unclean_exit import RESTORE_HINT, RunMarker
+    from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
 
     marker = RunMarker(settings.resolved_state_dir(), tenant_key(settings.tenant, settings.demo))
     # Start-up allocates tens of thousands of long-lived objects (modules, classes, styles, widgets):
@@ -375,6 +376,8 @@ def run_wizard(settings: Settings, restart: bool, approval: str | None = None) -
     if marker.left_behind():  # printed on the normal screen: there again once the wizard ends
         from dex_tui import console
 
+        if sys.stderr.isatty():
+            sys.stderr.write(TERMINAL_RESTORE)
         console.err(f"dex-tui: {RESTORE_HINT}")
     marker.write()
     try:

@@ -89,3 +89,25 @@ def test_sigterm_and_ctrl_c_put_the_terminal_back(monkeypatch, tmp_path: Path, c
     monkeypatch.setattr(WizardApp, "run", interrupted)
     assert run_wizard(settings, restart=False) == 130
     assert not list((tmp_path / "running").glob("*.json"))
+
+
+def test_on_a_terminal_the_modes_are_put_back_before_the_hint(monkeypatch, tmp_path: Path) -> None:
+    """The reconnected terminal may still be on the wizard's alternate screen: leave it first, or the hint
+    would vanish with that screen when the next wizard exits."""
+    import io
+
+    from dex_tui.unclean_exit import TERMINAL_RESTORE
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    settings = Settings(demo="ready", state_dir=tmp_path)
+    fake_runs(monkeypatch, 129, 0)
+    assert run_wizard(settings, restart=False) == 129
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert run_wizard(settings, restart=False) == 0
+    written = terminal.getvalue()
+    assert written == f"{TERMINAL_RESTORE}dex-tui: {RESTORE_HINT}\n"
+    assert "\x1b[?1049l" in TERMINAL_RESTORE and "\x1b[?1003l" in TERMINAL_RESTORE and "\x1b[?25h" in TERMINAL_RESTORE
