@@ -15,6 +15,7 @@ the controlling terminal's login record (utmp) names a remote host.
 from __future__ import annotations
 
 import os
+import re
 import struct
 import sys
 from collections.abc import Mapping
@@ -34,6 +35,10 @@ MAX_UTMP_BYTES = 4 * 1024 * 1024
 # type, pid, line[32], id[4], user[32], host[256], exit, session, tv, addr_v6[4], unused[20].
 _UTMP = struct.Struct("<hxxi32s4s32s256shhiii16s20s")
 _USER_PROCESS = 7
+# What terminals on this machine write as the "host" of their login record: an X display (``:0``,
+# ``:0.0``), a tmux pane (``tmux(1234).%0``), a GNU screen window (``myhost:S.0``). Anything else (an
+# address or name, ``::1`` included, or mosh's ``mosh [1234]``) is a remote login.
+LOCAL_LOGIN_HOST = re.compile(r"^(:\d+(\.\d+)?|tmux\(\d+\)\.%\d+|.*:S\.\d+)$")
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,8 @@ def _terminal_device(proc_root: Path, pid: int) -> tuple[int, int] | None:
 
 def remote_login_host(utmp_path: Path, line: str) -> str:
     """The remote host that the live login record of terminal ``line`` names in ``utmp_path`` ('' when
-    there is none, the host is a local X display such as ``:0``, or the file is not a glibc utmp)."""
+    there is none, the host is a local terminal's (:data:`LOCAL_LOGIN_HOST`), or the file is not a glibc
+    utmp)."""
     try:
         with utmp_path.open("rb") as handle:
             data = handle.read(MAX_UTMP_BYTES + 1)
@@ -174,7 +180,7 @@ def remote_login_host(utmp_path: Path, line: str) -> str:
         if kind != _USER_PROCESS or _text(raw_line) != line:
             continue
         host = _text(raw_host)  # the last record of a terminal is the current login
-    if not host or host.startswith(":"):
+    if not host or LOCAL_LOGIN_HOST.match(host):
         return ""
     return "".join(ch for ch in host[:80] if ch.isprintable())
 

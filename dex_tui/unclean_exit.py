@@ -26,11 +26,11 @@ RESTORE_HINT = (
     "tput rmcup to leave the wizard's screen); quitting dex-tui normally restores it too.")
 
 
-# What the wizard's driver undoes on a clean exit: leave the alternate screen, mouse reporting off (the
-# modes Textual turns on), cursor shown. Written before the hint when it goes to a terminal, so the hint
-# lands on the normal screen (a terminal left on the alternate screen would lose it when the next
-# wizard exits) and the terminal is itself again even if that wizard never starts.
-TERMINAL_RESTORE = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1049l\x1b[?25h"
+# What the wizard's driver undoes on a clean exit: line wrapping back on, mouse reporting and bracketed
+# paste off, the alternate screen left, the cursor shown. Written before the hint when it goes to a
+# terminal, so the hint lands on the normal screen, whole (a terminal left on the alternate screen would
+# lose it when the next wizard exits) and the terminal is itself again even if no wizard starts.
+TERMINAL_RESTORE = "\x1b[?7h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1049l\x1b[?25h"
 
 
 class RunMarker:

@@ -156,6 +156,11 @@ def test_the_terminals_login_record_names_the_remote_host(tmp_path: Path) -> Non
                      utmp_record(7, "pts/3", "198.51.100.7"))
     assert remote_login_host(utmp, "pts/3") == "198.51.100.7"
     assert remote_login_host(utmp, "pts/0") == ""  # a local X display
+    local = fake_utmp(tmp_path / "local", utmp_record(7, "pts/5", "tmux(10371).%1"), utmp_record(7, "pts/6", ":1.0"),
+                      utmp_record(7, "pts/7", "box:S.0"), utmp_record(7, "pts/8", "::1"),
+                      utmp_record(7, "pts/9", "mosh [4242]"))
+    # What tmux (through utempter), an X terminal and GNU screen write is local; IPv6 loopback and mosh are not.
+    assert [remote_login_host(local, f"pts/{n}") for n in range(5, 10)] == ["", "", "", "::1", "mosh [4242]"]
     assert remote_login_host(utmp, "pts/1") == ""  # a dead process's record
     assert remote_login_host(utmp, "pts/9") == ""  # no record
     proc = fake_proc(tmp_path / "proc", {1: ("init", 0), 2: ("tmux: server", 1), 3: ("bash", 2)})
