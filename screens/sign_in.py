@@ -65,7 +65,7 @@ def spaced_code(code: str) -> str:
 
 # Room the device-code panel's text needs beside a QR code, and the rest of the screen around the panel.
 QR_TEXT_COLUMNS = 44
-QR_OTHER_LINES = 15
+QR_OTHER_LINES = 12
 COPY_NOTE = ("A terminal may ignore OSC 52 (in tmux: set -g set-clipboard on); if nothing arrived, type the "
              "{what} shown.")
 
