@@ -170,7 +170,7 @@ async def test_the_scenarios_own_answer_comes_on_a(state_dir: Path) -> None:
 
 
 async def test_auto_approval_never_happens_while_a_dialog_is_open(state_dir: Path) -> None:
-    controls = paced(approval="auto", after_polls=1)
+    controls = paced(approval="auto", after_polls=3)  # approved at the 4th poll, about 3 s after the code
     assert not controls.waits_for_operator
     app = demo_app(state_dir, controls)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -178,7 +178,7 @@ async def test_auto_approval_never_happens_while_a_dialog_is_open(state_dir: Pat
         assert "Demo: approved by itself in a few seconds" in flat(app)
         await pilot.press("f1")
         await wait_for(pilot, lambda: shown(app, HelpScreen))
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(5.0)  # beyond the scenario's wait
         await pilot.pause()
         assert app.session is None, "the demo approved the code under the help dialog"
         await pilot.press("escape")
