@@ -175,7 +175,7 @@ class SignInScreen(StepScreen):
         self._accounts: dict[str, CachedAccount] = {}
         self.rehearse_browser = False  # demo: the browser sign-in is offered as here, but none is started
         self.running_flow = ""  # "code", "browser" or "account": the sign-in under way
-        self.blocked_flows: set[str] = set()  # flows Conditional Access refused: not offered again
+        self.blocked_flows: set[str] = set()  # flows Conditional Access refused: not offered again here
         self.qr_wanted: bool | None = None  # the operator's q (None: shown when the terminal has room)
 
     def compose_body(self) -> ComposeResult:
@@ -610,7 +610,7 @@ class SignInScreen(StepScreen):
         extra = ""
         if isinstance(error, ConditionalAccessBlocked) and self.running_flow in ("code", "browser"):
             self.blocked_flows.add(self.running_flow)
-            way = "the device code" if self.running_flow == "code" else "the browser sign-in"
+            way = "The device code" if self.running_flow == "code" else "The browser sign-in"
             if self._browser_offered():
                 then = "Press b to sign in with the browser instead."
             elif "code" not in self.blocked_flows:
@@ -618,7 +618,8 @@ class SignInScreen(StepScreen):
             else:
                 then = ("Quit (Ctrl+Q), sign in as said above, and start dex-tui again: it offers the saved "
                         "sign-in.")
-            extra = f"The wizard does not offer {way} again in this run, since the policy refuses it. {then}"
+            extra = (f"{way} is not offered again on this step, since the policy refuses it (leave the step and "
+                     f"come back to try it once the policy allows it). {then}")
         self._stop("Sign-in did not complete.",
                    "to try again with a code" if self._browser_offered() else "to try again")
         self._show_problem(error, extra)

@@ -300,7 +300,7 @@ async def test_a_conditional_access_block_stays_explained_and_is_not_retried(mon
         text = problem_text(app)
         assert "AADSTS53003" in text
         assert "What to do: Sign in another way" in text and "ssh -L 8400:localhost:8400" in text
-        assert "does not offer the device code again in this run" in text
+        assert "The device code is not offered again on this step, since the policy refuses it" in text
         assert "Quit (Ctrl+Q), sign in as said above, and start dex-tui again" in text
         assert "Press n" not in flat(app) and "New code" not in footer_keys(app)
         codes = len(app.core.demo.cloud.tokens.device_codes)
