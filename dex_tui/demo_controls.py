@@ -85,9 +85,13 @@ class DemoControls:
         redirect on this machine (the wizard's listener). Blocking: call it in a worker."""
         import requests
 
-        from dex_tui.demo.testing import demo_session
+        from dex_tui.demo.adapter import mount_demo
+        from dex_tui.http import HttpSession
 
-        page = demo_session(self.cloud).get(url, allow_redirects=False, timeout=10)
+        fake = HttpSession()
+        mount_demo(fake, self.cloud)  # the fake identity platform, as the runtime mounts it
+        with fake:
+            page = fake.get(url, allow_redirects=False, timeout=10)
         with requests.Session() as loopback:
             loopback.trust_env = False  # no proxy for the loopback address
             if page.status_code in (301, 302, 303):
