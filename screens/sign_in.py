@@ -240,13 +240,18 @@ class SignInScreen(StepScreen):
 
     # -- dialogs over the step: a demo code gets no answer meanwhile ------------------------------
 
+    def _hold_demo_code(self) -> None:
+        """Hold the demo code's answer while any screen (a dialog, the palette) is over this step. Asked of
+        the screen stack each time rather than tracked, since a screen's resume may arrive after a dialog
+        already opened over it."""
+        if self.wizard.core.demo is not None and self.is_attached:
+            self.wizard.core.demo.hold_device_code(self.app.screen is not self)
+
     def on_screen_suspend(self, event: events.ScreenSuspend) -> None:
-        if self.wizard.core.demo is not None:
-            self.wizard.core.demo.hold_device_code(True)
+        self._hold_demo_code()
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        if self.wizard.core.demo is not None:
-            self.wizard.core.demo.hold_device_code(False)
+        self._hold_demo_code()
 
     def on_unmount(self) -> None:
         if self.wizard.core.demo is not None:
@@ -518,6 +523,7 @@ class SignInScreen(StepScreen):
         self.query_one("#code-keys").display = prompt.link_allowed
         note = "The previous code expired; here is a new one. " if renewed else ""
         self._status(f"{note}Waiting for you to sign in… Esc cancels.{self._demo_hint()}")
+        self._hold_demo_code()
         self._set_state("waiting")
         self._show_qr()
         self._tick()
@@ -564,6 +570,7 @@ class SignInScreen(StepScreen):
             self._status(plain(message.notice.one_line() + " Esc cancels."))
 
     def _tick(self) -> None:
+        self._hold_demo_code()
         if self.state != "waiting" or self.prompt is None:
             return
         elapsed = int(self.wizard.clock() - self.prompt_received)

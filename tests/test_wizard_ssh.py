@@ -170,15 +170,22 @@ async def test_the_scenarios_own_answer_comes_on_a(state_dir: Path) -> None:
 
 
 async def test_auto_approval_never_happens_while_a_dialog_is_open(state_dir: Path) -> None:
-    controls = paced(approval="auto", after_polls=3)  # approved at the 4th poll, about 3 s after the code
+    controls = paced(approval="auto", after_polls=1000)  # not before the test says so
     assert not controls.waits_for_operator
     app = demo_app(state_dir, controls)
+
+    def token_polls() -> int:
+        return sum(1 for method, _, path in controls.cloud.request_log if method == "POST" and path.endswith("/token"))
+
     async with app.run_test(size=(80, 24)) as pilot:
         await to_code(app, pilot)
         assert "Demo: approved by itself in a few seconds" in flat(app)
         await pilot.press("f1")
         await wait_for(pilot, lambda: shown(app, HelpScreen))
-        await asyncio.sleep(5.0)  # beyond the scenario's wait
+        # From now on the scenario approves at the next poll; only the open dialog holds it back.
+        controls.cloud.scenario = controls.cloud.scenario.with_knobs(device_code={"after_polls": 0})
+        polls = token_polls()
+        await wait_for(pilot, lambda: token_polls() >= polls + 3, timeout=15)
         await pilot.pause()
         assert app.session is None, "the demo approved the code under the help dialog"
         await pilot.press("escape")
