@@ -26,6 +26,8 @@ from dex_tui.errors import DexError, ExitCode, InternalError, UsageError
 from dex_tui.settings import DEFAULT_SCENARIO, TOKEN_CACHE_MODES, Settings, resolve_settings
 from dex_tui.shutdown import Terminated, finish, install_signal_handlers
 
+# How a demo device code may be answered (dex_tui.demo.scenario.APPROVAL_MODES, without importing the fake).
+APPROVALS = ("auto", "on_demand", "decline", "expire", "ca_block")
 # Subcommand -> one line for the help.
 SUBCOMMANDS: dict[str, str] = {
     "signin": "sign in (device code, or --browser on a local desktop) and show who signed in",
@@ -165,6 +167,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "options are checked first: a bad value exits 4)")
     parser.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
                         help="wizard only: forget the saved progress for this tenant and start over")
+    parser.add_argument("--approval", metavar="MODE", choices=APPROVALS, default=argparse.SUPPRESS,
+                        dest="wizard_approval",
+                        help="wizard with --demo only: how the demo answers the device code (default: it "
+                             "waits for you to press a, then gives the scenario's answer; auto approves by "
+                             "itself after ~8 s; on_demand approves on a; decline, expire or ca_block "
+                             "answer so on a)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog=TOOL_NAME,
                                 title="commands (each has its own --help)")
     _global_options(parser, COMMAND_GLOBALS[None])
@@ -179,6 +187,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         # Accepted here too so that the same rule answers wherever they are written.
         cmd.add_argument("--version", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         cmd.add_argument("--restart", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if name != "demo-server":  # which has an --approval of its own
+            cmd.add_argument("--approval", metavar="MODE", default=argparse.SUPPRESS, dest="wizard_approval",
+                             help=argparse.SUPPRESS)
     return parser
 
 
@@ -188,6 +199,7 @@ def _chosen_command(argv: list[str]) -> str | None:
     finder = _top_parser(add_help=False)
     finder.add_argument("--version", action="store_true")
     finder.add_argument("--restart", action="store_true")
+    finder.add_argument("--approval", dest="wizard_approval")
     _global_options(finder, ())
     sub = finder.add_subparsers(dest="command", parser_class=_Parser)
     for name in SUBCOMMANDS:
@@ -209,6 +221,10 @@ def _refuse_options_of_other_commands(args: argparse.Namespace) -> None:
     if command is not None and getattr(args, "restart", False):
         raise UsageError(f"--restart only applies to the wizard ('{TOOL_NAME} --restart', without a command), "
                          f"not to {where}.", title="Invalid usage")
+    if command is not None and getattr(args, "wizard_approval", None) is not None:
+        own = " (give demo-server's own --approval after the command)" if command == "demo-server" else ""
+        raise UsageError(f"--approval before a command only applies to the demo wizard ('{TOOL_NAME} --demo "
+                         f"SCENARIO --approval MODE'), not to {where}{own}.", title="Invalid usage")
     allowed = COMMAND_GLOBALS[command]
     given = [name for name in GLOBAL_OPTIONS if hasattr(args, name)]
     for name in given:
@@ -247,7 +263,7 @@ def missing_terminal() -> str | None:
     return None
 
 
-def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
+def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None) -> int:
     why = missing_terminal()
     if why:
         raise UsageError(f"The wizard needs a terminal, and {why}.", title="No terminal",
@@ -255,7 +271,7 @@ def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -
                                    "or writes the readiness report and exits with its verdict.")
     from screens.app import run_wizard  # the only place the core reaches the UI, lazily
 
-    return run_wizard(settings, restart=restart, argv=argv)
+    return run_wizard(settings, restart=restart, argv=argv, approval=approval)
 
 
 def _print_error(error: DexError) -> None:
@@ -273,7 +289,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             console.out(f"{TOOL_NAME} {__version__}")
             return int(ExitCode.READY)
         if args.command is None:
-            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv)
+            approval = getattr(args, "wizard_approval", None)
+            if approval is not None and not settings.is_demo:
+                raise UsageError(f"--approval only applies to the demo ('{TOOL_NAME} --demo SCENARIO --approval "
+                                 "MODE'): a real sign-in is approved by you, at the Microsoft page.",
+                                 title="Invalid usage")
+            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv, approval=approval)
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

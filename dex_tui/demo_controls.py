@@ -10,6 +10,7 @@ the demo tenant stays the same).
 from __future__ import annotations
 
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 from dex_tui.errors import InternalError
@@ -29,16 +30,36 @@ class DemoControls:
                                                           "give_access": self._give_access}
 
     @classmethod
-    def for_scenario(cls, scenario: str, *, interactive: bool = False) -> DemoControls:
-        """The fake tenant of ``scenario``. ``interactive``: a scenario that approves device codes at once
-        is slowed to a short wait, so the sign-in panel can be seen (the "a" key approves at once)."""
+    def for_scenario(cls, scenario: str, *, interactive: bool = False, approval: str | None = None) -> DemoControls:
+        """The fake tenant of ``scenario``; ``approval`` (one of ``APPROVAL_MODES``) replaces the
+        scenario's way of answering device codes, as ``demo-server --approval`` does.
+
+        ``interactive`` (the wizard in a terminal): a device code gets its answer only when the operator
+        presses "a" (the scenario's answer: approved, or its decline or Conditional Access block), so a
+        consultant can show the code, copy it and explain first; with ``approval="auto"`` it is approved
+        by itself after a short wait instead. Either way no answer comes while a dialog is open
+        (:meth:`hold_device_code`)."""
         from dex_tui.demo import FakeCloud, load_scenario
 
         loaded = load_scenario(scenario)
+        if approval is not None:
+            loaded = loaded.with_knobs(device_code={"approval": approval})
         knobs = loaded.behaviour.device_code
         if interactive and knobs.approval == "auto" and knobs.after_polls < DEMO_APPROVAL_POLLS:
             loaded = loaded.with_knobs(device_code={"after_polls": DEMO_APPROVAL_POLLS})
-        return cls(FakeCloud(loaded))
+        controls = cls(FakeCloud(loaded))
+        controls.cloud.device_code_paced = interactive and approval != "auto"
+        return controls
+
+    @property
+    def waits_for_operator(self) -> bool:
+        """Whether a device code waits for the operator's "a" (else the scenario answers by itself)."""
+        return bool(self.cloud.device_code_paced or self.cloud.scenario.behaviour.device_code.approval == "on_demand")
+
+    def hold_device_code(self, held: bool) -> None:
+        """While ``held`` (a dialog is open over the sign-in) the pending device code gets no answer."""
+        with self.cloud.lock:
+            self.cloud.device_code_held = held
 
     @property
     def scenario_name(self) -> str:
@@ -54,8 +75,34 @@ class DemoControls:
         return str(self.cloud.scenario.initial_domain)
 
     def approve_device_code(self) -> None:
-        """Approve the pending device-code sign-in, as the operator would at the verification page."""
-        self.cloud.approve_device_code()
+        """Act at the verification page for the pending device code, as the operator would: the code
+        gets the scenario's answer at its next poll (approved, or the scenario's decline or block)."""
+        self.cloud.release_device_code()
+
+    def sign_in_at_browser_page(self, url: str) -> None:
+        """Do at the (fake) browser sign-in page ``url`` what the operator's browser would: the fake
+        identity platform answers with its form for the loopback redirect, which is then posted to that
+        redirect on this machine (the wizard's listener). Blocking: call it in a worker."""
+        import requests
+
+        from dex_tui.demo.adapter import mount_demo
+        from dex_tui.http import HttpSession
+
+        fake = HttpSession()
+        mount_demo(fake, self.cloud)  # the fake identity platform, as the runtime mounts it
+        with fake:
+            page = fake.get(url, allow_redirects=False, timeout=10)
+        with requests.Session() as loopback:
+            loopback.trust_env = False  # no proxy for the loopback address
+            if page.status_code in (301, 302, 303):
+                loopback.get(page.headers["Location"], timeout=10)
+                return
+            form = _FormPost()
+            form.feed(page.text)
+            if not form.action:
+                raise InternalError("The demo's sign-in page held no form to send back.",
+                                    next_step="Sign in with a code instead.")
+            loopback.post(form.action, data=form.fields, timeout=10)
 
     def actions(self) -> tuple[str, ...]:
         return tuple(self._actions)
@@ -78,3 +125,19 @@ class DemoControls:
         self.cloud.portal.give_access()
         return ("Demo: Give access was selected in the fake tenant: the Microsoft Experts partner and the two "
                 "conditional access policies now exist; the live checks will see them.")
+
+
+class _FormPost(HTMLParser):
+    """The first form of an auto-submitting ``form_post`` page: its action and hidden fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "form" and not self.action:
+            self.action = values.get("action", "")
+        elif tag == "input" and values.get("name"):
+            self.fields[values["name"]] = values.get("value", "")

@@ -58,7 +58,8 @@ def graphical_browser_available() -> BrowserCheck:
 
 
 def open_in_graphical_browser(url: str) -> bool:
-    """Open ``url`` in the default graphical browser, in the background; False when that is not possible."""
+    """Open ``url`` in the default graphical browser, in the background; False when that is not possible
+    or the browser's launcher said it failed."""
     import webbrowser
 
     if not graphical_browser_available().ok or urlsplit(url).scheme != "https" or any(ch in url for ch in "\r\n\t "):
@@ -71,16 +72,43 @@ def open_in_graphical_browser(url: str) -> bool:
 
     def launch() -> None:
         try:
-            result["opened"] = bool(controller.open(url))
+            if type(controller) is webbrowser.BackgroundBrowser:
+                result["opened"] = _launch_and_wait([controller.name, *(a.replace("%s", url) for a in controller.args)])
+            else:
+                result["opened"] = bool(controller.open(url))
         except Exception:  # noqa: BLE001 - any launcher failure just means "show the address instead"
             result["opened"] = False
 
     thread = threading.Thread(target=launch, name="dex-tui-browser", daemon=True)
     thread.start()
-    thread.join(timeout=5.0)
+    thread.join(timeout=LAUNCH_WAIT + 1.0)
     if thread.is_alive():  # a launcher still busy starting a graphical browser: it is on its way
         return True
     return result.get("opened", False)
+
+
+LAUNCH_WAIT = 4.0  # seconds a launcher (xdg-open, gio open) gets to say whether it handed the page over
+
+
+def _launch_and_wait(command: list[str]) -> bool:
+    """Run a launcher such as ``xdg-open`` or ``gio open`` (what ``webbrowser`` starts as a
+    BackgroundBrowser) and wait a moment for its verdict. ``webbrowser`` itself reports success as soon
+    as the process exists, so ``gio open`` failing without a desktop to talk to looked like an open
+    page (and stayed a defunct child). Exit status 0, or still running after ``LAUNCH_WAIT`` (a browser
+    that stays in the foreground), is a started browser; any other status is not. The child is always
+    reaped."""
+    import subprocess
+
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+    except OSError:
+        return False
+    try:
+        return process.wait(timeout=LAUNCH_WAIT) == 0
+    except subprocess.TimeoutExpired:
+        threading.Thread(target=process.wait, name="dex-tui-browser-reaper", daemon=True).start()
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):

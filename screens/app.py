@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from dex_tui.progress import TenantInUse
 from dex_tui.safety import clean_text
 from dex_tui.session import CheckRun, Notice, OpenBlocker, SessionEnded, WizardSession
 from dex_tui.settings import Settings
-from dex_tui.shutdown import end_app_on_signals
+from dex_tui.shutdown import end_app_on_signals, exit_code_for
 from screens import messages as msg
 from screens.base import StepScreen
 from screens.commands import WizardCommands
@@ -450,11 +452,12 @@ class WizardApp(WizardCommands):
                                       host=host_name(), last=self.core.last_export), chosen)
 
 
-def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = ()) -> int:
+def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None) -> int:
     """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
     is back on its normal screen, print the summary (:mod:`dex_tui.exit_summary`); ``argv`` is the
-    command line the wizard was started with, for the command that resumes."""
-    ended = _run_app(settings, restart, argv)
+    command line the wizard was started with, for the command that resumes; ``approval``: how the
+    demo answers device codes (default: when the operator presses a)."""
+    ended = _run_app(settings, restart, argv, approval)
     print_exit_summary(ended.app, ended.code, argv)
     return ended.code
 
@@ -482,7 +485,7 @@ class _Ended:
     code: int
 
 
-def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
+def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: str | None) -> _Ended:
     """Build the App and run it in this terminal until it ends (see :func:`run_wizard`)."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
@@ -491,7 +494,11 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
     if settings.demo:
         from dex_tui.demo_controls import DemoControls
 
-        demo = DemoControls.for_scenario(settings.demo, interactive=True)
+        demo = DemoControls.for_scenario(settings.demo, interactive=True, approval=approval)
+    from dex_tui.progress import tenant_key
+    from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
+
+    marker = RunMarker(settings.resolved_state_dir(), tenant_key(settings.tenant, settings.demo))
     # Start-up allocates tens of thousands of long-lived objects (modules, classes, styles, widgets):
     # set aside what is loaded (gc.freeze) and pause the cyclic collector until the first screen is
     # drawn, so no full collection walks them meanwhile (the first screen appears ~30 ms sooner).
@@ -502,6 +509,13 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise
+    if marker.left_behind():  # printed on the normal screen: there again once the wizard ends
+        from dex_tui import console
+
+        if sys.stderr.isatty():
+            sys.stderr.write(TERMINAL_RESTORE)
+        console.err(f"dex-tui: {RESTORE_HINT}")
+    marker.write()
     try:
         def end_on_signal(code: int) -> None:  # SIGTERM, SIGHUP: keep the progress, leave with the code
             app.save_progress()
@@ -511,9 +525,13 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str]) -> _Ended:
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
+        marker.remove()
         return _Ended(app, int(ExitCode.INTERRUPTED))
     finally:
         gc.enable()  # in case the app ended before its first screen was drawn
+    hang_up = getattr(signal, "SIGHUP", None)
+    if hang_up is None or result != exit_code_for(hang_up):  # after a hang-up the terminal was not put back
+        marker.remove()
     if result is None:  # the app ended without choosing a code: an internal failure if it crashed
         return _Ended(None, int(ExitCode.USAGE)) if app.return_code else _Ended(app, int(ExitCode.READY))
     return _Ended(app, int(result))

@@ -1,7 +1,7 @@
 """The wizard's keys and dialogs that every step shares: help, quit, Ctrl+C, restart, errors and links.
 
 :class:`WizardCommands` is the base of :class:`~screens.app.WizardApp`; it draws dialogs and asks the
-session (``self.core``) what to do, and never runs a worker itself.
+session (``self.core``) what to do; its one worker starts a browser for a link.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 
+from dex_tui.desktop import local_desktop
 from dex_tui.errors import DexError, ExitCode, InternalError
 from screens import messages as msg
 from screens.base import StepScreen
@@ -21,6 +23,24 @@ from screens.steps import screen_for
 if TYPE_CHECKING:
     from dex_tui.session import WizardSession
     from dex_tui.settings import Settings
+
+
+class LinkNotOpened(Message):
+    """A link's browser could not be started: show the link to open by hand."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+
+def browser_refusal(demo: bool) -> str:
+    """Why this run shows a link instead of starting a browser, in a sentence."""
+    if demo:
+        return "Demo mode never starts a browser."
+    desktop = local_desktop()
+    if desktop.present:
+        return "Starting a browser is turned off for this run."
+    return f"No browser is started: {desktop.reason}."
 
 
 class WizardCommands(App[int]):
@@ -98,16 +118,35 @@ class WizardCommands(App[int]):
         self.show_error(message.error)
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
-        """Open allowed links only; over SSH, without a desktop or in demo mode show them to copy."""
+        """Open allowed links only, in a graphical browser (started in a worker: a launcher may take a
+        moment); in a remote session, without a desktop or in demo mode show them to copy, and say so
+        when no browser could be started."""
         from screens.dialogs import LinkDialog
 
         if not allowed_link(url, self.settings):
             self.show_error(InternalError(f"The link {url!r} is not on the list of Microsoft hosts and "
                                           "configured endpoints, so it is not opened.", title="Link refused"))
             return
-        if self.is_web or self.browser_allowed:
+        if self.is_web:
             super().open_url(url, new_tab=new_tab)
             return
-        why = ("Demo mode never starts a browser." if self.settings.is_demo
-               else "No local desktop was found (SSH session or no display), so no browser is started here.")
-        self.push_screen(LinkDialog(url, why))
+        if self.browser_allowed:
+            self.run_worker(lambda: self._start_browser(url), thread=True, group="open-link", exit_on_error=False)
+            return
+        self.push_screen(LinkDialog(url, browser_refusal(self.settings.is_demo)))
+
+    def _start_browser(self, url: str) -> None:
+        """Worker: start the graphical browser on ``url`` (never a console browser); tell the UI when none
+        could be started."""
+        from dex_tui.loopback import open_in_graphical_browser
+
+        if not open_in_graphical_browser(url):
+            self.post_message(LinkNotOpened(url))
+
+    @on(LinkNotOpened)
+    def _link_not_opened(self, message: LinkNotOpened) -> None:
+        from screens.dialogs import LinkDialog
+
+        self.push_screen(LinkDialog(message.url, "No browser could be started here (the browser or its "
+                                                 "launcher reported a failure)."))
+

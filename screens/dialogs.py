@@ -138,8 +138,9 @@ class LinkDialog(FittedDialog[None]):
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.url)
         self.query_one("#link-status", Static).update(
-            "Copied to your clipboard through the terminal (OSC 52). If nothing was copied, your "
-            "terminal ignores OSC 52: select the link with the mouse (hold Shift in most terminals).")
+            "Sent the link to your clipboard through the terminal (OSC 52). If nothing was copied, your "
+            "terminal ignores OSC 52 (in tmux: set -g set-clipboard on): select the link with the mouse "
+            "(hold Shift in most terminals).")
 
     @on(Button.Pressed, "#link-close")
     def action_close(self) -> None:

@@ -1,4 +1,5 @@
-"""Test-wide isolation: UTC, no real keyring, no real config or state directories, no animation."""
+"""Test-wide isolation: UTC, no real keyring, no real config or state directories, no animation, no
+desktop or SSH session of the test run's own."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ os.environ["XDG_CACHE_HOME"] = str(_SANDBOX / "cache")
 for _name in list(os.environ):
     if _name.startswith("DEX_TUI_"):
         del os.environ[_name]
+# The sign-in step shows what this terminal allows (a demo too): the test run's own desktop or SSH login
+# must not change a picture or a test (tests that need one set it with monkeypatch).
+for _name in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT", "DISPLAY", "WAYLAND_DISPLAY"):
+    os.environ.pop(_name, None)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -71,3 +76,13 @@ def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def no_login_session_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test run's own login session (an SSH login, a terminal's utmp record) never decides a test:
+    the session part of the remote-session rule finds nothing unless a test fakes it
+    (tests/test_desktop.py tests it on fake /proc and utmp data)."""
+    import dex_tui.desktop
+
+    monkeypatch.setattr(dex_tui.desktop, "session_evidence", lambda: "")

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import webbrowser
+from pathlib import Path
 
 import msal
 import pytest
@@ -153,6 +154,33 @@ def test_graphical_browser_opens_https_only(monkeypatch) -> None:
     assert open_in_graphical_browser("https://login.demo.test/authorize?x=1")
     assert not open_in_graphical_browser("file:///etc/passwd")
     assert browser.opened == ["https://login.demo.test/authorize?x=1"]
+
+
+def test_a_launcher_that_fails_is_not_an_opened_page(monkeypatch, tmp_path: Path) -> None:
+    """``gio open`` without a desktop to talk to exits 2: that is no page (webbrowser alone says True as
+    soon as the process exists, and leaves it defunct)."""
+    for command, opened in (("false", False), ("true", True)):
+        monkeypatch.setattr(webbrowser, "get", lambda using=None, c=command: webbrowser.BackgroundBrowser(c))
+        assert open_in_graphical_browser("https://login.demo.test/authorize?x=1") is opened, command
+    missing = webbrowser.BackgroundBrowser(str(tmp_path / "no-such-launcher"))
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: missing)
+    assert open_in_graphical_browser("https://login.demo.test/authorize?x=1") is False
+
+
+def test_a_browser_that_stays_in_the_foreground_is_started_and_reaped(monkeypatch, tmp_path: Path) -> None:
+    import dex_tui.loopback
+
+    monkeypatch.setattr(dex_tui.loopback, "LAUNCH_WAIT", 0.2)
+    marker = tmp_path / "seen"
+    script = tmp_path / "browser"
+    script.write_text(f"#!/bin/sh\necho \"$1\" > {marker}\nsleep 1\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: webbrowser.BackgroundBrowser(str(script)))
+    assert open_in_graphical_browser("https://login.demo.test/authorize?x=1") is True
+    deadline = time.monotonic() + 3
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.read_text().strip() == "https://login.demo.test/authorize?x=1"
 
 
 def test_browser_sign_in_opens_the_browser_on_a_desktop(monkeypatch) -> None:

@@ -201,6 +201,10 @@ def test_a_command_loads_only_its_own_module_and_no_ui(argv: list[str], code: in
     (["--demo", "nosuchscenario", "--version"], "no demo scenario called 'nosuchscenario'"),
     (["--version", "--demo", "nosuchscenario"], "no demo scenario called 'nosuchscenario'"),
     (["check", "--format", "pdf", "--version"], "invalid choice: 'pdf'"),
+    (["--approval", "auto"], "--approval only applies to the demo"),
+    (["--demo", "--approval", "sometimes"], "argument --approval: invalid choice: 'sometimes'"),
+    (["--demo", "check", "--approval", "auto"], "--approval before a command only applies to the demo wizard"),
+    (["--approval", "auto", "demo-server"], "give demo-server's own --approval after the command"),
 ])
 def test_an_option_is_checked_and_refused_the_same_way_wherever_it_is_written(
         argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -300,3 +304,21 @@ def test_the_wizard_without_a_terminal_says_so_at_once(tmp_path: Path, argv: lis
     assert "The wizard needs a terminal" in line and "dex-tui check" in line
     assert out.read_bytes() == b"", "no escape sequence was written"
     assert not (tmp_path / "state" / "progress").exists()
+
+
+@pytest.mark.parametrize(("argv", "demo", "approval"), [
+    (["--demo"], "ready", None),
+    (["--demo", "--approval", "auto"], "ready", "auto"),
+    (["--approval", "ca_block", "--demo", "fresh"], "fresh", "ca_block"),
+])
+def test_the_demo_wizard_takes_an_approval_mode(monkeypatch, argv: list[str], demo: str,
+                                                approval: str | None) -> None:
+    import dex_tui.cli
+    from dex_tui.demo.scenario import APPROVAL_MODES
+
+    started: list[tuple[str | None, str | None]] = []
+    monkeypatch.setattr(dex_tui.cli, "_start_wizard",
+                        lambda settings, restart, approval=None: started.append((settings.demo, approval)) or 0)
+    assert run(argv) == 0
+    assert started == [(demo, approval)]
+    assert dex_tui.cli.APPROVALS == APPROVAL_MODES

@@ -264,3 +264,36 @@ def test_group_assigned_roles_reach_wids() -> None:
     cloud = FakeCloud(scenario)
     tokens = device_code_tokens(demo_session(cloud), cloud, ["User.Read"])
     assert decode_claims(tokens["access_token"])["wids"] == [ROLE_TEMPLATES["Security Reader"]]
+
+
+@pytest.mark.parametrize(("scenario", "answer"), [("ready", "access_token"), ("ca-blocks-device-code", "invalid_grant"),
+                                                  ("fresh", "access_token")])
+def test_a_paced_code_waits_for_the_operator_then_gets_the_scenarios_answer(scenario: str, answer: str) -> None:
+    """The interactive wizard's demo (issue 20 item 3): pending until "a", none while a dialog is open."""
+    from dex_tui.demo_controls import DemoControls
+
+    controls = DemoControls.for_scenario(scenario, interactive=True)
+    assert controls.waits_for_operator
+    cloud = controls.cloud
+    session = demo_session(cloud)
+    root = f"{DEMO_LOGIN_URL}/organizations/oauth2/v2.0"
+    code = session.post(f"{root}/devicecode", data={"client_id": DEFAULT_CLIENT_ID, "scope": "User.Read"}).json()
+    form = {"grant_type": DEVICE_CODE_GRANT, "client_id": DEFAULT_CLIENT_ID, "device_code": code["device_code"]}
+    for _ in range(20):  # far beyond the scenario's own wait
+        assert session.post(f"{root}/token", data=form).json()["error"] == "authorization_pending"
+    controls.hold_device_code(True)  # a dialog opens over the sign-in
+    controls.approve_device_code()
+    assert session.post(f"{root}/token", data=form).json()["error"] == "authorization_pending"
+    controls.hold_device_code(False)
+    reply = session.post(f"{root}/token", data=form).json()
+    assert answer in (reply.get("error"), *reply), reply
+
+
+def test_auto_approval_keeps_its_short_wait_and_an_explicit_mode_wins() -> None:
+    from dex_tui.demo_controls import DEMO_APPROVAL_POLLS, DemoControls
+
+    auto = DemoControls.for_scenario("ready", interactive=True, approval="auto")
+    assert not auto.waits_for_operator and auto.cloud.scenario.behaviour.device_code.after_polls == DEMO_APPROVAL_POLLS
+    on_demand = DemoControls.for_scenario("ca-blocks-device-code", interactive=True, approval="on_demand")
+    assert on_demand.cloud.scenario.behaviour.device_code.approval == "on_demand"
+    assert not DemoControls.for_scenario("ready").waits_for_operator  # tests and headless runs: as the scenario says

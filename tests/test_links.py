@@ -18,7 +18,7 @@ from screens.app import WizardApp
 from screens.dialogs import ErrorDialog, LinkDialog
 from screens.textdump import screen_text
 from tests.test_secrets_support import assert_no_traceback, record_clouds, run_cli
-from tests.test_wizard_support import FROZEN_CLOCK, NOW, make_app, shown, wait_for
+from tests.test_wizard_support import FROZEN_CLOCK, NOW, make_app, record_browser, shown, wait_for
 
 URL = re.compile(r"https?://[^\s\"'<>)\]|`\\]+")
 DEMO_HOSTS = endpoint_hosts(DEMO_LOGIN_URL, DEMO_GRAPH_URL, DEMO_MDE_URL)
@@ -95,8 +95,7 @@ def test_cli_prints_the_configured_login_host_and_microsoft_hosts(monkeypatch, c
 
 async def test_wizard_hides_and_never_opens_a_device_code_address_off_the_allowlist(state_dir: Path,
                                                                                     monkeypatch) -> None:
-    opened: list[str] = []
-    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
+    opened = record_browser(monkeypatch)
     scenario = load_scenario("fresh").with_knobs(device_code={"verification_uri": EVIL, "approval": "on_demand"})
     app = WizardApp(Settings(demo="fresh", state_dir=state_dir), fake_cloud=FakeCloud(scenario), browser=True,
                     clock=lambda: FROZEN_CLOCK, now_iso=lambda: NOW)
@@ -129,8 +128,7 @@ LINKS = [
 
 async def test_wizard_open_url_opens_only_allowed_links(state_dir: Path, monkeypatch) -> None:
     """On a local desktop (browser allowed), the one door every link goes through."""
-    opened: list[str] = []
-    monkeypatch.setattr("webbrowser.open", lambda target, *a, **k: opened.append(target) or True)
+    opened = record_browser(monkeypatch)
     settings = Settings(graph_url="https://graph.contoso-proxy.example", state_dir=state_dir, token_cache="memory")
     app = WizardApp(settings, browser=True)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -152,8 +150,7 @@ async def test_wizard_open_url_opens_only_allowed_links(state_dir: Path, monkeyp
 async def test_wizard_step_links_go_through_the_allowlist_and_never_start_a_browser_in_demo(
         state_dir: Path, monkeypatch) -> None:
     """Demo mode never starts a browser: an allowed link is shown to copy; the terms link is one."""
-    opened: list[str] = []
-    monkeypatch.setattr("webbrowser.open", lambda target, *a, **k: opened.append(target) or True)
+    opened = record_browser(monkeypatch)
     app = make_app(state_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         app.open_url("https://security.microsoft.com/")

@@ -31,7 +31,7 @@ from dex_tui.settings import Settings
 from dex_tui.token_cache import TokenCacheStore
 from screens.app import WizardApp
 from screens.dialogs import ErrorDialog
-from screens.sign_in import DEMO_NO_BROWSER, browser_offer, not_offered_line
+from screens.sign_in import BROWSER_TURNED_OFF, browser_offer, not_offered_line
 from screens.textdump import screen_text
 from tests.test_wizard_support import FROZEN_CLOCK, NOW, make_app, reach, shown, wait_for
 
@@ -177,7 +177,7 @@ async def test_the_page_address_is_shown_copied_and_used(monkeypatch, state_dir:
         await pilot.press("b")  # the key works as well as the list
         await wait_for(pilot, lambda: app.screen.state == "browser", timeout=10)
         text = screen_text(app)
-        assert "Your browser should now show the Microsoft sign-in page" in text
+        assert "A browser was started with the Microsoft sign-in page" in text
         assert "https://login.demo.test/" in text and "authorize?" in text
         assert "c copies the address · o opens it again" in text  # visible, not scrolled away
         assert "Esc cancels" in text
@@ -202,7 +202,7 @@ async def test_a_browser_that_does_not_start_leaves_the_address_to_open(monkeypa
         await to_choices(app, pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.state == "browser", timeout=10)
-        assert "The browser could not be started. Open this address" in flat(app)
+        assert "No browser could be started here. Open this address" in flat(app)
         visit(cloud, browser.opened[0])
         await wait_for(pilot, lambda: app.session is not None, timeout=10)
 
@@ -322,12 +322,14 @@ async def test_over_ssh_the_browser_is_not_offered_and_the_step_says_why(monkeyp
     assert browser.opened == []
 
 
-async def test_the_demo_never_offers_the_browser(state_dir: Path) -> None:
+async def test_the_demo_says_what_a_real_run_in_this_terminal_would(monkeypatch, state_dir: Path) -> None:
+    """Over SSH the demo gives the same reason a real run would (it used to say "this is the demo")."""
+    desktop(monkeypatch, SimulatedBrowser(cloud_for()), ssh=True)
     app = make_app(state_dir, approval="on_demand")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: "D E M O" in screen_text(app), timeout=10)
-        assert _line_with(screen_text(app), "not offered") == "Browser sign-in is not offered: this is the demo."
+        assert _line_with(screen_text(app), "not offered") == "Browser sign-in is not offered: this is an SSH session."
 
 
 async def test_a_console_browser_is_never_offered_nor_started(monkeypatch, state_dir: Path) -> None:
@@ -362,9 +364,10 @@ def test_browser_offer_follows_the_core_policy_the_demo_and_the_app() -> None:
     assert browser_offer(policy_of(allowed), demo=False, browser_allowed=True) is allowed
     assert browser_offer(policy_of(ssh), demo=False, browser_allowed=True) is ssh
     assert not browser_offer(policy_of(allowed), demo=False, browser_allowed=False).allowed
-    asked.clear()
-    assert browser_offer(policy_of(allowed), demo=True, browser_allowed=False) is DEMO_NO_BROWSER
-    assert asked == []  # the demo does not even look for a browser
+    assert browser_offer(policy_of(allowed), demo=False, browser_allowed=False) is BROWSER_TURNED_OFF
+    # The demo answers as a real run here would (it then rehearses without starting a browser).
+    assert browser_offer(policy_of(allowed), demo=True, browser_allowed=False) is allowed
+    assert browser_offer(policy_of(ssh), demo=True, browser_allowed=False) is ssh
     assert browser_offer(policy_of(allowed), demo=True, browser_allowed=True) is allowed
     assert not_offered_line(allowed) == ""
     assert not_offered_line(ssh) == "Browser sign-in is not offered: this is an SSH session."

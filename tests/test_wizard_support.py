@@ -64,3 +64,22 @@ async def reach(app: WizardApp, pilot: Pilot[Any], step: str, timeout: float = 5
 def shown(app: WizardApp, screen_type: type) -> bool:
     """A dialog of ``screen_type`` is on top and composed."""
     return isinstance(app.screen, screen_type) and app.screen.is_mounted
+
+
+def record_browser(monkeypatch: Any) -> list[str]:
+    """A graphical default browser (as ``webbrowser`` sees it) that records what it was asked to open
+    instead of starting; a direct ``webbrowser.open`` (which could start a console browser) is recorded
+    too. Returns the list of opened addresses."""
+    import webbrowser
+
+    opened: list[str] = []
+
+    class Recording(webbrowser.BackgroundBrowser):
+        def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+            opened.append(url)
+            return True
+
+    browser = Recording("recording-browser")
+    monkeypatch.setattr(webbrowser, "get", lambda using=None: browser)
+    monkeypatch.setattr(webbrowser, "open", lambda url, *args, **kwargs: opened.append(url) or True)
+    return opened

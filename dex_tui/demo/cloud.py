@@ -45,6 +45,11 @@ class FakeCloud:
         self.tokens = TokenStore()
         self.tenant = TenantState(scenario)
         self.request_log: list[tuple[str, str, str]] = []
+        # The interactive wizard's pacing: with ``device_code_paced`` a code gets no answer (approval,
+        # decline, Conditional Access block…) until the operator acts (:meth:`release_device_code`);
+        # while ``device_code_held`` (a dialog is open over the sign-in) none at all.
+        self.device_code_paced = False
+        self.device_code_held = False
         self._faults = FaultBook(scenario.behaviour.faults)
         self._sequence = 0
         self._bases: list[tuple[str, str]] = []
@@ -72,6 +77,18 @@ class FakeCloud:
             pending = [c for c in self.tokens.device_codes.values() if not c.redeemed and not c.declined]
             for code in pending:
                 code.approved = True
+            return len(pending)
+
+    def release_device_code(self) -> int:
+        """The operator acted at the verification page: every pending code gets the scenario's answer at
+        its next poll (approved, or the decline, expiry or Conditional Access block the scenario gives;
+        approved in the ``on_demand`` mode). Returns how many were waiting."""
+        with self.lock:
+            pending = [c for c in self.tokens.device_codes.values() if not c.redeemed and not c.declined]
+            for code in pending:
+                code.released = True
+                if self.scenario.behaviour.device_code.approval == "on_demand":
+                    code.approved = True
             return len(pending)
 
     def decline_device_code(self) -> int:

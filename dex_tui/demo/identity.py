@@ -196,13 +196,16 @@ class Identity:
             return self._error(req, 400, "expired_token", 70019,
                                "Verification code expired. Have the user retry the sign-in.")
         knobs = self.cloud.scenario.behaviour.device_code
+        if self.cloud.device_code_held or (self.cloud.device_code_paced and not (code.released or code.approved)):
+            return self._error(req, 400, "authorization_pending", 70016,
+                               "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
         code.polls += 1
         if code.polls <= knobs.slow_down_polls:
             return self._error(req, 400, "slow_down", 70016,
                                "OAuth 2.0 device flow error. Polling too fast; slow down.")
         if code.declined:
             return self._declined(req)
-        done_waiting = code.polls - knobs.slow_down_polls > knobs.after_polls
+        done_waiting = code.released or code.polls - knobs.slow_down_polls > knobs.after_polls
         if not code.approved and knobs.approval != "on_demand" and done_waiting:
             if knobs.approval == "decline":
                 return self._declined(req)

@@ -61,6 +61,7 @@ class DeviceCode:
     approved: bool = False
     declined: bool = False
     redeemed: bool = False
+    released: bool = False  # the operator acted at the verification page: the scenario's answer comes now
 
 
 @dataclass
