@@ -59,15 +59,21 @@ async def test_the_skip_dialog_keeps_its_title_and_buttons_on_a_60x20_screen(in_
     async with app.run_test(size=(60, 20)) as pilot:
         await resume(app, pilot, "permissions")
         info = catalogue().role("security_operator")
-        app.push_screen(SkipRoleDialog(info.label, list(info.lost_actions or info.adds), "intro " * 60))
+        core = app.core
+        app.push_screen(SkipRoleDialog(info.label, list(info.lost_actions or info.adds), "intro " * 60,
+                                       today=core.today(),
+                                       validate=lambda reason, expires: core.check_acknowledgement(
+                                           None, reason, expires)))
         await wait_for(pilot, lambda: shown(app, SkipRoleDialog))
         await pilot.pause(0.2)
         screen = app.screen
         for button in screen.query(Button):
             region = button.region
             assert region.height > 0 and 0 <= region.y and region.bottom <= 20, (button.id, region)
+            assert 0 <= region.x and region.right <= 60, (button.id, region)
         text = screen_text(app)
         assert "Skip Security operator?" in text and "Skip it" in text and "Grant Security operator" in text
+        assert "Cancel" in text
 
 
 @pytest.mark.parametrize("step", ["welcome", "permissions"])
