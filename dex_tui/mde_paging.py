@@ -1,0 +1,156 @@
+"""Paging the Defender for Endpoint API fast and politely: several ``$skip`` pages in flight at once,
+within the API's documented rate limits, each parsed as it arrives.
+
+The machines and antivirus APIs document ``$top`` (at most 10,000) and ``$skip`` (domain.md §4.14,
+§4.15), so page *k* is ``$top=10000&$skip=10000*k`` and needs no earlier answer. The first page is
+asked for alone (a small tenant costs one request, as before); when it says more follow (an
+``@odata.nextLink``), pages are fetched ahead by helper threads while the caller parses the page in
+hand: one ahead at first, up to :data:`WINDOW` as more pages keep coming. Pages reach the caller in
+order; the last one is the first without a next link, so at most ``WINDOW - 1`` requests past the
+end are sent (none for a tenant of one or two pages).
+
+Every request to an endpoint waits for :class:`RateLimit` first: at most ``per_minute`` requests in
+any 60 seconds and ``per_hour`` in any hour, shared by every read of the process (the limits are the
+tenant's, not one read's). Requests sent by the helper threads are credited to the calling read.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from dex_tui.graph import MDE, GraphClient, GraphError, Page
+
+WINDOW = 3  # pages in flight at once after the first: with ~9 MB a page, memory stays near 30 MB
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int
+    per_hour: int
+
+
+# Documented limits (domain.md §4.14, §4.15), by the API path they apply to.
+LIMITS: Mapping[str, Limits] = {"/machines": Limits(100, 1_500), "/deviceavinfo": Limits(30, 1_000)}
+
+
+class RateLimit:
+    """A sliding-window limiter: ``acquire`` returns how long to wait before the next request may go,
+    and records it as sent at that time (so concurrent callers queue up in turn)."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        with self._lock:
+            now = self.clock()
+            while self._sent and self._sent[0] <= now - 3600:
+                self._sent.popleft()
+            at = now
+            if len(self._sent) >= self.limits.per_hour:
+                at = max(at, self._sent[-self.limits.per_hour] + 3600)
+            recent = [t for t in self._sent if t > at - 60]
+            if len(recent) >= self.limits.per_minute:
+                at = max(at, recent[-self.limits.per_minute] + 60)
+            self._sent.append(at)
+            return at - now
+
+
+_limiters: dict[str, RateLimit] = {}
+_limiters_lock = threading.Lock()
+
+
+def limiter(path: str) -> RateLimit | None:
+    """The process-wide limiter of an MDE API path (None for a path without documented limits)."""
+    limits = LIMITS.get(path)
+    if limits is None:
+        return None
+    with _limiters_lock:
+        if path not in _limiters:
+            _limiters[path] = RateLimit(limits)
+        return _limiters[path]
+
+
+@dataclass
+class _Fetched:
+    response: requests.Response
+    url: str
+    requests: int  # sent by the helper thread for this page (retries included)
+
+
+def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], read: str,
+               page_size: int) -> Iterator[Iterator[dict[str, Any]]]:
+    """Each page's items of ``GET {mde}/api{path}`` (``params`` plus ``$top``/``$skip``), in order.
+
+    Take each page's items before asking for the next page. Errors are :class:`GraphError`, as for
+    :meth:`GraphClient.iter_page_items` (a 404 on the first page included).
+    """
+    limit = limiter(path)
+
+    def get(skip: int) -> _Fetched:
+        url = client.url(MDE, path, {**params, "$top": page_size, **({"$skip": skip} if skip else {})})
+        if limit is not None:
+            client.wait(limit.acquire())
+        before = client.thread_requests()
+        response = client.send("GET", MDE, url, read=read)
+        return _Fetched(response, url, client.thread_requests() - before)
+
+    more = yield from _parse(get(0), read)  # sent from this very thread: already counted
+    if not more:
+        return
+    pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix="dex-page")
+    ahead: deque[cf.Future[_Fetched]] = deque()
+    finished = False
+    try:
+        number = parsed = 1
+        while True:
+            # Slow start: one page ahead after the first, then more as more pages keep coming, so a
+            # tenant of two pages wastes no request and a bigger one at most WINDOW - 1.
+            while len(ahead) < min(WINDOW, parsed):
+                ahead.append(pool.submit(get, number * page_size))
+                number += 1
+            fetched = ahead.popleft().result()
+            client.credit_requests(fetched.requests)
+            if not (yield from _parse(fetched, read)):
+                break
+            parsed += 1
+        finished = True
+    finally:
+        if finished:
+            _past_the_end(ahead, client)
+        else:  # cancelled or failed: leave at once; the helpers stop at their next cancellation check
+            for future in ahead:
+                future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _past_the_end(ahead: deque[cf.Future[_Fetched]], client: GraphClient) -> None:
+    """Pages asked for past the end: already on their way, their requests are still the read's."""
+    for future in ahead:
+        if future.cancel():
+            continue
+        try:
+            client.credit_requests(future.result().requests)
+        except GraphError:  # a page past the end that failed changes nothing counted
+            continue
+
+
+def _parse(fetched: _Fetched, read: str) -> Generator[Iterator[dict[str, Any]], None, bool]:
+    """Yield the page's items; return whether another page follows (it has a next link)."""
+    page = Page(fetched.response, fetched.url, read)
+    yield page.items()
+    page.finish()
+    next_link = page.members.get("@odata.nextLink")
+    if next_link is not None and not isinstance(next_link, str):
+        raise page.malformed("'@odata.nextLink' is not a URL")
+    return bool(next_link)
