@@ -111,13 +111,15 @@ def tag_reads() -> Iterator[None]:
 class FakeServerProcess:
     """``bench/serve_fake.py`` in a child process: a loopback HTTPS fake cloud outside the measured process."""
 
-    def __init__(self, scenario: str, latency_ms: int, env: dict[str, str]) -> None:
+    def __init__(self, scenario: str, latency_ms: int, env: dict[str, str], *, devices: int = 0,
+                 hunting: bool = True) -> None:
         import json
         import subprocess
         import sys
 
         self._json = json
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.serve_fake", scenario, str(latency_ms)],
+        extra = [str(devices)] + ([] if hunting else ["no-hunting"])
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.serve_fake", scenario, str(latency_ms), *extra],
                                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -27,6 +27,7 @@ from typing import Any
 import requests
 
 from dex_tui.graph import MDE, GraphClient, GraphError, Page
+from dex_tui.url_origin import origin_problem
 
 WINDOW = 3  # pages in flight at once after the first: with ~9 MB a page, memory stays near 30 MB
 
@@ -81,6 +82,9 @@ def limiter(path: str) -> RateLimit | None:
         return _limiters[path]
 
 
+MAX_PAGES = 1000  # 10 million devices: anything longer is an answer that never ends
+
+
 @dataclass
 class _Fetched:
     response: requests.Response
@@ -88,50 +92,83 @@ class _Fetched:
     requests: int  # sent by the helper thread for this page (retries included)
 
 
+@dataclass
+class _Parsed:
+    next_link: str | None
+    items: int
+
+
 def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], read: str,
                page_size: int) -> Iterator[Iterator[dict[str, Any]]]:
     """Each page's items of ``GET {mde}/api{path}`` (``params`` plus ``$top``/``$skip``), in order.
 
-    Take each page's items before asking for the next page. Errors are :class:`GraphError`, as for
-    :meth:`GraphClient.iter_page_items` (a 404 on the first page included).
+    Take each page's items before asking for the next page. Every next link is checked as
+    :meth:`GraphClient.iter_page_items` checks it (same origin, not repeating, not past
+    :data:`MAX_PAGES`), and refused ones raise the same :class:`GraphError`. A page shorter than
+    ``page_size`` that still has a next link is not what ``$skip`` paging gives: from there on the next
+    links are followed one by one, as the service asks. A 404 on the first page raises as usual.
     """
     limit = limiter(path)
 
-    def get(skip: int) -> _Fetched:
-        url = client.url(MDE, path, {**params, "$top": page_size, **({"$skip": skip} if skip else {})})
+    def get(url: str) -> _Fetched:
         if limit is not None:
             client.wait(limit.acquire())
         before = client.thread_requests()
         response = client.send("GET", MDE, url, read=read)
         return _Fetched(response, url, client.thread_requests() - before)
 
-    more = yield from _parse(get(0), read)  # sent from this very thread: already counted
-    if not more:
+    def skip_url(number: int) -> str:
+        return client.url(MDE, path, {**params, "$top": page_size, **({"$skip": number * page_size} if number else {})})
+
+    pages = 1
+    parsed = yield from _parse(client, get(skip_url(0)), read)  # sent from this very thread: already counted
+    if parsed.next_link is None:
         return
-    pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix="dex-page")
-    ahead: deque[cf.Future[_Fetched]] = deque()
-    finished = False
-    try:
-        number = parsed = 1
-        while True:
-            # Slow start: one page ahead after the first, then more as more pages keep coming, so a
-            # tenant of two pages wastes no request and a bigger one at most WINDOW - 1.
-            while len(ahead) < min(WINDOW, parsed):
-                ahead.append(pool.submit(get, number * page_size))
-                number += 1
-            fetched = ahead.popleft().result()
-            client.credit_requests(fetched.requests)
-            if not (yield from _parse(fetched, read)):
-                break
-            parsed += 1
-        finished = True
-    finally:
-        if finished:
-            _past_the_end(ahead, client)
-        else:  # cancelled or failed: leave at once; the helpers stop at their next cancellation check
-            for future in ahead:
-                future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+    if parsed.items >= page_size:
+        pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix="dex-page")
+        ahead: deque[cf.Future[_Fetched]] = deque()
+        finished = False
+        try:
+            number = 1
+            while parsed.next_link is not None and parsed.items >= page_size:
+                # Slow start: one page ahead after the first, then more as more pages keep coming, so a
+                # tenant of two pages wastes no request and a bigger one at most WINDOW - 1.
+                while len(ahead) < min(WINDOW, pages):
+                    ahead.append(pool.submit(get, skip_url(number)))
+                    number += 1
+                fetched = ahead.popleft().result()
+                client.credit_requests(fetched.requests)
+                pages += 1
+                _bound(client, pages, fetched.url, read)
+                parsed = yield from _parse(client, fetched, read)
+            finished = True
+        finally:
+            if finished:
+                _past_the_end(ahead, client)
+            else:  # cancelled or failed: leave at once; the helpers stop at their next cancellation check
+                for future in ahead:
+                    future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+    seen: set[str] = set()
+    while parsed.next_link is not None:  # a short page with a next link: follow the links one by one
+        url = parsed.next_link
+        if url in seen:
+            raise GraphError(f"GET {_endpoint(url)}: the next page link repeats itself.", kind="malformed",
+                             endpoint=_endpoint(url), read=read, title="Malformed answer")
+        seen.add(url)
+        pages += 1
+        _bound(client, pages, url, read)
+        parsed = yield from _parse(client, get(url), read)
+
+
+def _endpoint(url: str) -> str:
+    return url.split("?", 1)[0].split("//", 1)[-1]
+
+
+def _bound(client: GraphClient, pages: int, url: str, read: str) -> None:
+    if pages > MAX_PAGES:
+        raise GraphError(f"GET {_endpoint(url)}: more than {MAX_PAGES} pages.", kind="malformed",
+                         endpoint=_endpoint(url), read=read, title="Too many pages")
 
 
 def _past_the_end(ahead: deque[cf.Future[_Fetched]], client: GraphClient) -> None:
@@ -145,12 +182,28 @@ def _past_the_end(ahead: deque[cf.Future[_Fetched]], client: GraphClient) -> Non
             continue
 
 
-def _parse(fetched: _Fetched, read: str) -> Generator[Iterator[dict[str, Any]], None, bool]:
-    """Yield the page's items; return whether another page follows (it has a next link)."""
+def _parse(client: GraphClient, fetched: _Fetched, read: str) -> Generator[Iterator[dict[str, Any]], None, _Parsed]:
+    """Yield the page's items; return its next link (checked: same origin as the API) and its size."""
     page = Page(fetched.response, fetched.url, read)
-    yield page.items()
-    page.finish()
+    count = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for item in page.items():
+            count += 1
+            yield item
+
+    yield counted()
+    for _ in counted():  # the rest, if the caller stopped early: the next link comes after the items
+        pass
     next_link = page.members.get("@odata.nextLink")
     if next_link is not None and not isinstance(next_link, str):
         raise page.malformed("'@odata.nextLink' is not a URL")
-    return bool(next_link)
+    problem = origin_problem(next_link, client.base_url(MDE)) if next_link else None
+    if problem:
+        endpoint = _endpoint(fetched.url)
+        raise GraphError(f"GET {endpoint}: the next page link was refused: {problem}; the token is sent only to "
+                         "the API it was meant for.", kind="malformed", endpoint=endpoint, read=read,
+                         title="Unsafe next link",
+                         next_step="Check --graph-url and --mde-url, and any proxy that rewrites answers.")
+    return _Parsed(next_link or None, count)
