@@ -128,6 +128,6 @@ def figures(box: Path, *, quick: bool, latency_ms: int = 150) -> list[Figure]:
         f"{len(paged.requests)} requests (MDE {paged.count('mde')}), first request to last answer "
         f"{ms(last - first)}, peak RSS {paged.peak_rss_mb:.0f} MB",
         ["requests per read: " + ", ".join(f"{name} {n}" for name, n in paged.reads.items()),
-         "Defender for Endpoint pages at most 10,000 devices a request; three in flight at once, within "
+         "Defender for Endpoint pages at most 10,000 devices a request; two in flight at once, within "
          "100/min (machines) and 30/min (deviceavinfo)"]))
     return out

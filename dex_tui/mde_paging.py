@@ -29,7 +29,7 @@ import requests
 from dex_tui.graph import MDE, GraphClient, GraphError, Page
 from dex_tui.url_origin import origin_problem
 
-WINDOW = 3  # pages in flight at once after the first: with ~9 MB a page, memory stays near 30 MB
+WINDOW = 2  # pages in flight at once after the first: each ~9 MB of JSON, held with its decoded text
 
 
 @dataclass(frozen=True)
