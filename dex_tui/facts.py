@@ -23,6 +23,7 @@ dropped: no object is built per device.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -302,28 +303,48 @@ NOT_ACTIVE = "avMode ne '0'"  # deviceavinfo filters on avMode; '0' is Active (d
 
 def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeCounts:
     """Devices per Defender Antivirus mode. With advanced hunting: the onboarded devices are counted by
-    the service, and only the devices *not* in active mode are listed (``$filter=avMode ne '0'``);
-    active = onboarded - not active. Without hunting: every device of ``/api/deviceavinfo`` is paged
-    and counted as it is parsed."""
-    try:
-        onboarded = sum(hunt_onboarded_by_health(client, "av_info").values())
-    except hunting.HuntingUnavailable as unavailable:
+    the service while only the devices *not* in active mode are listed (``$filter=avMode ne '0'``), the
+    two requests at once; active = onboarded - not active. Without hunting: every device of
+    ``/api/deviceavinfo`` is paged and counted as it is parsed (the filtered pages are then not used)."""
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dex-hunt") as pool:
+        counting = pool.submit(_onboarded_counted, client)
+        listed: _Modes | GraphError
+        try:
+            listed = _count_modes(client, {"$filter": NOT_ACTIVE})
+        except GraphError as error:
+            listed = error  # decided below: without hunting these pages were not needed anyway
+        onboarded, requests_sent = counting.result()
+    client.credit_requests(requests_sent)
+    if isinstance(onboarded, hunting.HuntingUnavailable):
         modes = _count_modes(client, {})
         return AvModeCounts(MappingProxyType(dict(modes.counts)), sum(modes.counts.values()), modes.pages,
-                            hunting_problem=unavailable.reason)
-    modes = _count_modes(client, {"$filter": NOT_ACTIVE})
-    if modes.counts.get("active"):
+                            hunting_problem=onboarded.reason)
+    if isinstance(onboarded, BaseException):
+        raise onboarded
+    if isinstance(listed, GraphError):
+        raise listed
+    if listed.counts.get("active"):
         raise _malformed("av_info", "GET /api/deviceavinfo",
                          f"devices in active mode to a filter for {NOT_ACTIVE}")
-    not_active = sum(modes.counts.values())
+    not_active = sum(listed.counts.values())
     if not_active > onboarded:  # the two services disagree: no count can be trusted
         raise _malformed("av_info", "GET /api/deviceavinfo",
                          f"{not_active} devices not in active mode, more than the {onboarded} onboarded devices "
                          "advanced hunting counts")
-    counts = dict(modes.counts)
+    counts = dict(listed.counts)
     if onboarded - not_active:
         counts["active"] = onboarded - not_active
-    return AvModeCounts(MappingProxyType(counts), onboarded, modes.pages, source="hunting")
+    return AvModeCounts(MappingProxyType(counts), onboarded, listed.pages, source="hunting")
+
+
+def _onboarded_counted(client: GraphClient) -> tuple[int | Exception, int]:
+    """In a helper thread: the onboarded devices by hunting (or why not), and the requests it sent."""
+    before = client.thread_requests()
+    try:
+        outcome: int | Exception = sum(hunt_onboarded_by_health(client, "av_info").values())
+    except (hunting.HuntingUnavailable, GraphError) as problem:
+        outcome = problem
+    return outcome, client.thread_requests() - before
 
 
 @dataclass

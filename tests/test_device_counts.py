@@ -139,7 +139,9 @@ def test_a_hunting_answer_that_does_not_parse_is_unknown_never_a_count(reply: An
     for name in ("machines", "av_info"):
         result = facts.reads[name]
         assert not result.ok and result.kind == "malformed", result
-    assert not [s for s in adapter.seen if s.path.startswith("/api/")]  # no fallback hides a broken answer
+    # No fallback hides a broken answer: no unfiltered page (the not-active list runs beside the query).
+    assert not [s for s in adapter.seen if s.path.startswith("/api/") and "$filter" not in s.query]
+    assert not [s for s in adapter.seen if s.path == "/api/machines"]
 
 
 def test_more_devices_not_active_than_onboarded_is_unknown() -> None:
