@@ -7,6 +7,7 @@ bench tagged that read (see :func:`tag_reads`).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from dex_tui.demo import FakeCloud, Reply
 
 _current = threading.local()
+_HELPER = re.compile(r"^dex-(\w+?)-(?:page|hunt)_\d+$")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ class TimedCloud(FakeCloud):
             return reply
         finally:
             parts = urlsplit(url)
-            entry = Logged(start, time.monotonic(), method, parts.hostname or "", parts.path,
-                           threading.current_thread().name, getattr(_current, "read", ""))
+            thread = threading.current_thread().name
+            helper = _HELPER.match(thread)  # a read's helper thread (dex-<read>-page/hunt_N) has no tag
+            entry = Logged(start, time.monotonic(), method, parts.hostname or "", parts.path, thread,
+                           getattr(_current, "read", "") or (helper.group(1) if helper else ""))
             with self._log_lock:
                 self.timed_log.append(entry)
 

@@ -306,7 +306,7 @@ def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeC
     the service while only the devices *not* in active mode are listed (``$filter=avMode ne '0'``), the
     two requests at once; active = onboarded - not active. Without hunting: every device of
     ``/api/deviceavinfo`` is paged and counted as it is parsed (the filtered pages are then not used)."""
-    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dex-hunt") as pool:
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dex-av_info-hunt") as pool:
         counting = pool.submit(_onboarded_counted, client)
         listed: _Modes | GraphError
         try:

@@ -125,7 +125,7 @@ def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], rea
     if parsed.next_link is None:
         return
     if parsed.items >= page_size:
-        pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix="dex-page")
+        pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix=f"dex-{read}-page")
         ahead: deque[cf.Future[_Fetched]] = deque()
         finished = False
         try:
