@@ -175,6 +175,9 @@ class GraphClient:
         self.is_cancelled = is_cancelled or (lambda: False)
         self._counter = _Counter()
         self._token_locks = {GRAPH: threading.Lock(), MDE: threading.Lock()}
+        # Per-API rate limiters (dex_tui.mde_paging), shared with derived clients: the limits are the tenant's.
+        self.rate_limits: dict[str, Any] = {}
+        self.rate_limits_lock = threading.Lock()
 
     @property
     def requests_made(self) -> int:

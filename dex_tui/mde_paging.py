@@ -10,8 +10,8 @@ order; the last one is the first without a next link, so at most ``WINDOW - 1`` 
 end are sent (none for a tenant of one or two pages).
 
 Every request to an endpoint waits for :class:`RateLimit` first: at most ``per_minute`` requests in
-any 60 seconds and ``per_hour`` in any hour, shared by every read of the process (the limits are the
-tenant's, not one read's). Requests sent by the helper threads are credited to the calling read.
+any 60 seconds and ``per_hour`` in any hour, shared by every read of the run's client (the limits are
+the tenant's, not one read's). Requests sent by the helper threads are credited to the calling read.
 """
 
 from __future__ import annotations
@@ -67,19 +67,17 @@ class RateLimit:
             return at - now
 
 
-_limiters: dict[str, RateLimit] = {}
-_limiters_lock = threading.Lock()
-
-
-def limiter(path: str) -> RateLimit | None:
-    """The process-wide limiter of an MDE API path (None for a path without documented limits)."""
+def limiter(client: GraphClient, path: str) -> RateLimit | None:
+    """The limiter of an MDE API path for this client and every client derived from it (one signed-in
+    run against one tenant); None for a path without documented limits."""
     limits = LIMITS.get(path)
     if limits is None:
         return None
-    with _limiters_lock:
-        if path not in _limiters:
-            _limiters[path] = RateLimit(limits)
-        return _limiters[path]
+    with client.rate_limits_lock:
+        if path not in client.rate_limits:
+            client.rate_limits[path] = RateLimit(limits)
+        found: RateLimit = client.rate_limits[path]
+        return found
 
 
 MAX_PAGES = 1000  # 10 million devices: anything longer is an answer that never ends
@@ -108,7 +106,7 @@ def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], rea
     ``page_size`` that still has a next link is not what ``$skip`` paging gives: from there on the next
     links are followed one by one, as the service asks. A 404 on the first page raises as usual.
     """
-    limit = limiter(path)
+    limit = limiter(client, path)
 
     def get(url: str) -> _Fetched:
         if limit is not None:
