@@ -7,6 +7,7 @@ bench tagged that read (see :func:`tag_reads`).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from dex_tui.demo import FakeCloud, Reply
 
 _current = threading.local()
+_HELPER = re.compile(r"^dex-(\w+?)-(?:page|hunt)_\d+$")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ class TimedCloud(FakeCloud):
             return reply
         finally:
             parts = urlsplit(url)
-            entry = Logged(start, time.monotonic(), method, parts.hostname or "", parts.path,
-                           threading.current_thread().name, getattr(_current, "read", ""))
+            thread = threading.current_thread().name
+            helper = _HELPER.match(thread)  # a read's helper thread (dex-<read>-page/hunt_N) has no tag
+            entry = Logged(start, time.monotonic(), method, parts.hostname or "", parts.path, thread,
+                           getattr(_current, "read", "") or (helper.group(1) if helper else ""))
             with self._log_lock:
                 self.timed_log.append(entry)
 
@@ -111,13 +115,15 @@ def tag_reads() -> Iterator[None]:
 class FakeServerProcess:
     """``bench/serve_fake.py`` in a child process: a loopback HTTPS fake cloud outside the measured process."""
 
-    def __init__(self, scenario: str, latency_ms: int, env: dict[str, str]) -> None:
+    def __init__(self, scenario: str, latency_ms: int, env: dict[str, str], *, devices: int = 0,
+                 hunting: bool = True) -> None:
         import json
         import subprocess
         import sys
 
         self._json = json
-        self.process = subprocess.Popen([sys.executable, "-m", "bench.serve_fake", scenario, str(latency_ms)],
+        extra = [str(devices)] + ([] if hunting else ["no-hunting"])
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.serve_fake", scenario, str(latency_ms), *extra],
                                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

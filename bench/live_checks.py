@@ -4,8 +4,8 @@ One fresh fake tenant per run (``ready`` with ``latency_ms``), signed in first t
 device flow (not timed); then the whole check is timed, and every request it sends is logged with its
 arrival time, its end, its thread and the tenant read it belongs to (bench.instrument).
 
-The critical path is computed from what the run actually did: the requests of one read go one after
-another (one thread, paging and retries are sequential), a read that depends on another starts after
+The critical path is computed from what the run actually did: the requests of one read that do not
+overlap in time went one after another (paging and retries; a read may send some at once), a read that depends on another starts after
 it (``dex_tui.facts.READS[...].depends_on``), and requests made outside any read (token fetches
 before the reads start) come first. Its length in requests times the latency is the fastest any
 schedule of these requests could finish.
@@ -101,13 +101,23 @@ def longest_chains(log: list[Logged]) -> list[Chain]:
             deps = [depth(d) for d in READS[name].depends_on if d in per_read] if name in READS else []
             longest = max(deps, key=lambda c: c.requests, default=Chain(0, []))
             own = per_read.get(name, [])
-            memo[name] = Chain(longest.requests + len(own), [*longest.path, f"{name} ({_describe(own)})"])
+            memo[name] = Chain(longest.requests + sequential(own), [*longest.path, f"{name} ({_describe(own)})"])
         return memo[name]
 
     chains = [depth(name) for name in sorted(per_read)] or [Chain(0, [])]
     length = max(c.requests for c in chains)
     prefix = [f"before the reads ({_describe(setup)})"] if setup else []
     return [Chain(len(setup) + c.requests, prefix + c.path) for c in chains if c.requests == length]
+
+
+def sequential(entries: list[Logged]) -> int:
+    """How many of a read's requests went one after another: the most that do not overlap in time
+    (a read may send some at once: pages in flight, the antivirus read's hunting query beside its list)."""
+    count, free_at = 0, float("-inf")
+    for entry in sorted(entries, key=lambda e: e.end):
+        if entry.start >= free_at:
+            count, free_at = count + 1, entry.end
+    return count
 
 
 def _describe(entries: list[Logged]) -> str:

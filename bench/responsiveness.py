@@ -209,8 +209,8 @@ def warm_up(settings: Any) -> None:
 
 
 def figures(*, latency_ms: int, quick: bool, box: Path | None = None) -> list[Figure]:
-    """Stalls are noisy (garbage collections, thread scheduling): each session is repeated and the
-    median of the sessions' worst stalls is the figure; the worst session is in the notes."""
+    """Each session is repeated; the figure is the worst stall over all sessions (what a user can
+    meet), with the median of the sessions' worst stalls beside it."""
     box = box or sandbox()
     out: list[Figure] = []
     for label, runner, scenario, suffix, reps in (
@@ -221,20 +221,21 @@ def figures(*, latency_ms: int, quick: bool, box: Path | None = None) -> list[Fi
         first = [m.worst_stall("first") for m in sessions]
         key_frames = [k for m in sessions for k in m.key_to_frame()]
         runs = "; ".join(", ".join(ms(s) for s in m.check_seconds) for m in sessions)
-        what = "the worst stall of one session" if reps == 1 else f"median of {reps} sessions' worst stalls"
         out.append(Figure(
             f"ui.stall{suffix}", f"longest event-loop stall while the checks run on the eligibility step ({label})",
-            median(rerun) * 1000, " ms", 50, "<", f"{ms(median(rerun))}: {what} during a re-run of the checks "
+            max(rerun) * 1000, " ms", 50, "<", f"{ms(max(rerun))}: the worst over {reps} session(s), median "
+            f"{ms(median(rerun))}, during a re-run of the checks "
             f"({TICK * 1000:.0f} ms ticks, {sum(m.wakeups('rerun') for m in sessions)} wake-ups)",
-            [f"worst session {ms(max(rerun))}; check runs (first, re-run) took {runs}"]
+            [f"check runs (first, re-run) took {runs}"]
             + (["the fake server generated its ~9 MB device pages in an untimed check before each session, so "
                 "it answers from memory instead of sharing this machine's CPUs with the wizard (a real "
                 "service runs elsewhere)"] if runner is run_loopback else [])))
         out.append(Figure(
             f"ui.stall_step_change{suffix}", f"longest event-loop stall while the checks run and the operator moves "
-            f"from sign-in to the eligibility step ({label})", median(first) * 1000, " ms", 50, "<",
-            f"{ms(median(first))}: {what} from sign-in to the end of the first run",
-            [f"worst session {ms(max(first))}; longest stall at any time: "
+            f"from sign-in to the eligibility step ({label})", max(first) * 1000, " ms", 50, "<",
+            f"{ms(max(first))}: the worst over {reps} session(s), median {ms(median(first))}, from sign-in to the "
+            "end of the first run",
+            [f"longest stall at any time: "
              f"{ms(max(m.worst_stall(None) for m in sessions))}"]))
         if key_frames:
             out.append(Figure(

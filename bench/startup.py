@@ -55,6 +55,16 @@ def wall(cmd: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+def wall_exit(cmd: list[str], env: dict[str, str], codes: tuple[int, ...] = (0, 1, 2)) -> float:
+    """Spawn to exit of a command whose exit code is a verdict (``dex-tui check``: 0, 1 or 2)."""
+    start = time.monotonic()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - start
+    if done.returncode not in codes:
+        raise RuntimeError(f"{cmd} failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return elapsed
+
+
 def imported_modules(cmd: list[str], env: dict[str, str]) -> set[str]:
     """Every module a Python command imports (from ``-X importtime``); ``cmd[0]`` is a Python script."""
     script = cmd if cmd[0] == sys.executable else [sys.executable, *cmd]
@@ -116,7 +126,10 @@ def headless_figures(reps: int, sandbox: Path) -> list[Figure]:
     env = child_env(sandbox)
     dex = dex_tui_command()
     figures: list[Figure] = []
-    runners = {"baseline": lambda: wall(BASELINE, env), "version": lambda: wall([*dex, "--version"], env)}
+    demo_check = [*dex, "--demo", "--state-dir", str(sandbox / "demo-check"), "check", "--format", "json",
+                  "--output", str(sandbox / "demo-check.json")]
+    runners = {"baseline": lambda: wall(BASELINE, env), "version": lambda: wall([*dex, "--version"], env),
+               "demo_check": lambda: wall_exit(demo_check, env)}
     check = CheckStart(sandbox, env)
     if check.available:
         runners["check"] = check.first_request
@@ -129,6 +142,13 @@ def headless_figures(reps: int, sandbox: Path) -> list[Figure]:
             "<=", f"{ms(version)} vs {ms(base)}",
             [f"baseline {spread(runs['baseline'])}; --version {spread(runs['version'])}",
              _textual_note("--version", version_modules)]))
+        ratios = [d / b for d, b in zip(runs["demo_check"], runs["baseline"], strict=True)]
+        figures.append(Figure(
+            "startup.check_exit", "dex-tui --demo check --format json, spawn to exit, vs python -c 'import requests, "
+            "msal'", median(ratios), "x", 1.5, "<=",
+            f"{ms(median(runs['demo_check']))} vs {ms(base)} (median of {len(ratios)} paired ratios)",
+            [f"--demo check {spread(runs['demo_check'])}; fastest runs {min(runs['demo_check']) / min(runs['baseline']):.2f}x",
+             _textual_note("--demo check", imported_modules(demo_check, env))]))
         if check.available:
             first = median(runs["check"])
             figures.append(Figure(

@@ -357,11 +357,22 @@ def check_coverage_iot(facts: TenantFacts, answers: Answers, cloud: CloudInfo, s
 # ------------------------------------------------------------------------------------ devices
 
 
+def device_count_source(counts: DeviceCounts | AvModeCounts) -> dict[str, str]:
+    """How the devices were counted, for the evidence: by advanced hunting, or by paging the MDE API
+    (and then why hunting was not used)."""
+    if counts.source == "hunting":
+        how = ("advanced hunting (DeviceInfo, latest state per device)" if isinstance(counts, DeviceCounts) else
+               "onboarded devices by advanced hunting, less those /api/deviceavinfo lists as not in active mode")
+        return {"counted_by": how}
+    return {"counted_by": "paging the Defender for Endpoint API",
+            **({"hunting_not_used": _t(counts.hunting_problem)} if counts.hunting_problem else {})}
+
+
 @_check("devices.onboarded", reads=("machines",))
 def check_devices_onboarded(facts: TenantFacts, answers: Answers, cloud: CloudInfo, service: str) -> CheckResult:
     devices: DeviceCounts = facts.value("machines")
     evidence: dict[str, Any] = {"onboarded": devices.onboarded, "by_health_status": dict(devices.by_health),
-                                "pages_read": devices.pages}
+                                "pages_read": devices.pages, **device_count_source(devices)}
     if devices.no_recent_machines:
         evidence["api_answer"] = "404: no recent machines"
     if devices.onboarded == 0:
@@ -383,7 +394,8 @@ def check_devices_av_mode(facts: TenantFacts, answers: Answers, cloud: CloudInfo
     """Fail when no device is in active mode; warn with counts per mode when some are not (§4.15)."""
     av: AvModeCounts = facts.value("av_info")
     counts = {mode: av.by_mode.get(mode, 0) for mode in AV_MODE_LABELS if av.by_mode.get(mode, 0)}
-    evidence: dict[str, Any] = {"devices": av.total, "by_mode": counts, "pages_read": av.pages}
+    evidence: dict[str, Any] = {"devices": av.total, "by_mode": counts, "pages_read": av.pages,
+                                **device_count_source(av)}
     active = counts.get("active", 0)
     if av.total == 0:
         return result("devices.av_mode", service, Status.FAIL,

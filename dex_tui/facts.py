@@ -6,25 +6,33 @@ precise failure reason; a failure never stops the other reads. :func:`gather` ru
 :mod:`dex_tui.read_scheduler` (a thread pool; a read that needs another one's answer, partner names
 need the partner list, starts as soon as that one ends).
 
-Requests per run do not grow with the tenant's size beyond what the APIs force:
+Requests per run do not grow with the tenant's size:
 - users are counted with ``/users/$count`` (one request, whatever the number of users);
 - SKUs, partners, conditional access policies and the operator's memberships are small collections;
 - partner tenant names are resolved through ``$batch`` (20 per request);
-- Defender for Endpoint offers no count or aggregate for devices or antivirus modes, so those two
-  reads page through the documented maximum page size (``$top=10000``): ceil(devices / 10,000)
-  requests each. Each device is counted as it is parsed and then dropped, so memory stays at one
-  page's body per read, and parsing never holds the GIL for a whole page (the UI stays responsive).
+- onboarded devices by sensor health are counted by the service: one Graph advanced hunting query
+  (``POST /security/runHuntingQuery`` on ``DeviceInfo``, domain.md §4.15-4.16);
+- antivirus modes: the same count gives the onboarded devices, and ``/api/deviceavinfo`` filtered with
+  ``avMode ne '0'`` lists only the devices that are not in active mode (§4.15).
+When hunting is refused (403: no ``ThreatHunting.Read.All`` or no role) or not offered (China, or an
+answer saying it is not there), both reads page the Defender for Endpoint API instead, at its
+documented maximum page size (``$top=10000``), several pages in flight at once within the API's
+documented rate limits (:mod:`dex_tui.mde_paging`). Each device is counted as it is parsed and then
+dropped: no object is built per device.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from dex_tui import read_scheduler
+from dex_tui import hunting, mde_paging, read_scheduler
 from dex_tui.graph import GRAPH, MDE, BatchRequest, BatchResponse, GraphClient, GraphError
+from dex_tui.hunting import ONBOARDED_BY_HEALTH
 from dex_tui.read_scheduler import ReadSpec
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import is_guid
@@ -232,15 +240,38 @@ def read_ca_policies(client: GraphClient, deps: Mapping[str, ReadResult]) -> CaP
     return CaPolicies(tuple(experts), total)
 
 
+# DeviceInfo's SensorHealthState words -> the machines API's healthStatus values (compared without case
+# or spaces), so both ways of counting give the same keys.
+SENSOR_HEALTH = {"active": "Active", "inactive": "Inactive", "impairedcommunication": "ImpairedCommunication",
+                 "nosensordata": "NoSensorData", "nosensordataimpairedcommunication": "NoSensorDataImpairedCommunication",
+                 "unknown": "Unknown", "": "Unknown"}
+
+
+def hunt_onboarded_by_health(client: GraphClient, read: str) -> dict[str, int]:
+    """Onboarded devices by sensor health (machines API names), counted by advanced hunting."""
+    health: Counter[str] = Counter()
+    for state, devices in hunting.count_by(client, ONBOARDED_BY_HEALTH, "SensorHealthState", read=read).items():
+        raw = (state or "").strip()
+        health[SENSOR_HEALTH.get(raw.replace(" ", "").lower(), raw[:60])] += devices
+    return {state: n for state, n in health.items() if n}
+
+
 def read_machines(client: GraphClient, deps: Mapping[str, ReadResult]) -> DeviceCounts:
-    """Onboarded devices by health status. The MDE API has no count: this pages at its maximum size,
-    counting each device as it is parsed and keeping nothing else of it."""
+    """Onboarded devices by health status: counted by advanced hunting in one request; where hunting
+    cannot be used, counted while paging the machines API (each device parsed, counted, dropped)."""
+    try:
+        health = hunt_onboarded_by_health(client, "machines")
+        return DeviceCounts(sum(health.values()), MappingProxyType(health), 0, source="hunting")
+    except hunting.HuntingUnavailable as unavailable:
+        return _page_machines(client, unavailable.reason)
+
+
+def _page_machines(client: GraphClient, why: str) -> DeviceCounts:
     health: Counter[str] = Counter()
     pages = 0
     try:
-        for items in client.iter_page_items(MDE, "/machines", read="machines",
-                                            params={"$filter": "onboardingStatus eq 'Onboarded'",
-                                                    "$top": MDE_PAGE_SIZE}):
+        for items in mde_paging.page_items(client, "/machines", read="machines", page_size=MDE_PAGE_SIZE,
+                                           params={"$filter": "onboardingStatus eq 'Onboarded'"}):
             pages += 1
             for item in items:
                 status = item.get("onboardingStatus", item.get("onboardingstatus", "Onboarded"))
@@ -255,25 +286,82 @@ def read_machines(client: GraphClient, deps: Mapping[str, ReadResult]) -> Device
                     health[state or "Unknown"] += 1
     except GraphError as error:
         if error.status == 404:  # documented: 404 when the tenant has no recent machines (§4.14)
-            return DeviceCounts(0, MappingProxyType({}), pages + 1, no_recent_machines=True)
+            return DeviceCounts(0, MappingProxyType({}), pages + 1, no_recent_machines=True, hunting_problem=why)
         raise
-    return DeviceCounts(sum(health.values()), MappingProxyType(dict(health)), pages)
+    return DeviceCounts(sum(health.values()), MappingProxyType(dict(health)), pages, hunting_problem=why)
+
+
+def _av_mode(item: Mapping[str, Any]) -> str:
+    raw = item.get("avMode")
+    if not (raw is None or isinstance(raw, str | int)) or isinstance(raw, bool):
+        raise _malformed("av_info", "GET /api/deviceavinfo", f"a device whose avMode is {_kind(raw)}, not a mode")
+    return AV_MODES.get("" if raw is None else str(raw).strip(), "other")
+
+
+NOT_ACTIVE = "avMode ne '0'"  # deviceavinfo filters on avMode; '0' is Active (domain.md §4.15)
 
 
 def read_av_info(client: GraphClient, deps: Mapping[str, ReadResult]) -> AvModeCounts:
-    """Devices per Defender Antivirus mode. No aggregate exists: this pages at the maximum size,
-    counting each device as it is parsed."""
+    """Devices per Defender Antivirus mode. With advanced hunting: the onboarded devices are counted by
+    the service while only the devices *not* in active mode are listed (``$filter=avMode ne '0'``), the
+    two requests at once; active = onboarded - not active. Without hunting: every device of
+    ``/api/deviceavinfo`` is paged and counted as it is parsed (the filtered pages are then not used)."""
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dex-av_info-hunt") as pool:
+        counting = pool.submit(_onboarded_counted, client)
+        listed: _Modes | GraphError
+        try:
+            listed = _count_modes(client, {"$filter": NOT_ACTIVE})
+        except GraphError as error:
+            listed = error  # decided below: without hunting these pages were not needed anyway
+        onboarded, requests_sent = counting.result()
+    client.credit_requests(requests_sent)
+    if isinstance(onboarded, hunting.HuntingUnavailable):
+        modes = _count_modes(client, {})
+        return AvModeCounts(MappingProxyType(dict(modes.counts)), sum(modes.counts.values()), modes.pages,
+                            hunting_problem=onboarded.reason)
+    if isinstance(onboarded, BaseException):
+        raise onboarded
+    if isinstance(listed, GraphError):
+        raise listed
+    if listed.counts.get("active"):
+        raise _malformed("av_info", "GET /api/deviceavinfo",
+                         f"devices in active mode to a filter for {NOT_ACTIVE}")
+    not_active = sum(listed.counts.values())
+    if not_active > onboarded:  # the two services disagree: no count can be trusted
+        raise _malformed("av_info", "GET /api/deviceavinfo",
+                         f"{not_active} devices not in active mode, more than the {onboarded} onboarded devices "
+                         "advanced hunting counts")
+    counts = dict(listed.counts)
+    if onboarded - not_active:
+        counts["active"] = onboarded - not_active
+    return AvModeCounts(MappingProxyType(counts), onboarded, listed.pages, source="hunting")
+
+
+def _onboarded_counted(client: GraphClient) -> tuple[int | Exception, int]:
+    """In a helper thread: the onboarded devices by hunting (or why not), and the requests it sent."""
+    before = client.thread_requests()
+    try:
+        outcome: int | Exception = sum(hunt_onboarded_by_health(client, "av_info").values())
+    except (hunting.HuntingUnavailable, GraphError) as problem:
+        outcome = problem
+    return outcome, client.thread_requests() - before
+
+
+@dataclass
+class _Modes:
+    counts: Counter[str]
+    pages: int
+
+
+def _count_modes(client: GraphClient, params: Mapping[str, Any]) -> _Modes:
     modes: Counter[str] = Counter()
     pages = 0
-    for items in client.iter_page_items(MDE, "/deviceavinfo", read="av_info", params={"$top": MDE_PAGE_SIZE}):
+    for items in mde_paging.page_items(client, "/deviceavinfo", read="av_info", params=params,
+                                       page_size=MDE_PAGE_SIZE):
         pages += 1
         for item in items:
-            raw = item.get("avMode")
-            if not (raw is None or isinstance(raw, str | int)) or isinstance(raw, bool):
-                raise _malformed("av_info", "GET /api/deviceavinfo",
-                                 f"a device whose avMode is {_kind(raw)}, not a mode")
-            modes[AV_MODES.get("" if raw is None else str(raw).strip(), "other")] += 1
-    return AvModeCounts(MappingProxyType(dict(modes)), sum(modes.values()), pages)
+            modes[_av_mode(item)] += 1
+    return _Modes(modes, pages)
 
 
 READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
@@ -286,8 +374,10 @@ READS: dict[str, ReadSpec] = {spec.name: spec for spec in (
     ReadSpec("tenant_information", GRAPH, "POST /$batch of findTenantInformationByTenantId",
              read_tenant_information, ("partners",)),
     ReadSpec("ca_policies", GRAPH, "GET /identity/conditionalAccess/policies", read_ca_policies),
-    ReadSpec("machines", MDE, "GET /api/machines?$filter=onboardingStatus eq 'Onboarded'", read_machines),
-    ReadSpec("av_info", MDE, "GET /api/deviceavinfo", read_av_info),
+    ReadSpec("machines", MDE, f"POST {hunting.PATH} (DeviceInfo), else GET /api/machines?$filter=onboardingStatus eq "
+             "'Onboarded'", read_machines),
+    ReadSpec("av_info", MDE, f"POST {hunting.PATH} and GET /api/deviceavinfo?$filter={NOT_ACTIVE}, else GET "
+             "/api/deviceavinfo", read_av_info),
 )}
 
 # Today's flows (MDR, Hunting's onboarding) add their reads from their own module.

@@ -180,6 +180,9 @@ class GraphClient:
         self.is_cancelled = is_cancelled or (lambda: False)
         self._counter = _Counter()
         self._token_locks = {GRAPH: threading.Lock(), MDE: threading.Lock()}
+        # Per-API rate limiters (dex_tui.mde_paging), shared with derived clients: the limits are the tenant's.
+        self.rate_limits: dict[str, Any] = {}
+        self.rate_limits_lock = threading.Lock()
 
     @property
     def requests_made(self) -> int:
@@ -191,6 +194,10 @@ class GraphClient:
         every client derived from it: a front end shows a long read's progress with it."""
         with self._counter._lock:
             return dict(self._counter.pages)
+
+    def count_page(self, read: str) -> None:
+        """One more page received for ``read`` (:meth:`pages_read`); for pagers outside this class."""
+        self._counter.add_page(read)
 
     def thread_requests(self) -> int:
         """Requests sent so far from the calling thread (to attribute requests to one read)."""
@@ -257,6 +264,14 @@ class GraphClient:
 
     def _count_request(self) -> None:
         self._counter.add()
+
+    def credit_requests(self, count: int) -> None:
+        """Attribute ``count`` requests sent by a helper thread to the calling thread (its read)."""
+        self._counter.local.count = getattr(self._counter.local, "count", 0) + count
+
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` (a rate limit), stopping early with :class:`Interrupted` if cancelled."""
+        self._wait(seconds)
 
     def send(self, method: str, api: str, url: str, *, read: str | None = None,
              headers: Mapping[str, str] | None = None, json_body: Any = None,
@@ -420,9 +435,9 @@ class GraphClient:
             if pages > max_pages:
                 raise GraphError(f"GET {_endpoint_of(url)}: more than {max_pages} pages.", kind="malformed",
                                  endpoint=_endpoint_of(url), read=read, title="Too many pages")
-            page = _Page(self.send("GET", api, url, read=read, headers=headers), url, read)
+            page = Page(self.send("GET", api, url, read=read, headers=headers), url, read)
             if read is not None:
-                self._counter.add_page(read)
+                self.count_page(read)
             yield page.items()
             page.finish()  # the rest of the page, if the caller stopped early: its next link comes after
             next_link = page.members.get("@odata.nextLink")
@@ -573,7 +588,7 @@ def _safe_json(response: requests.Response) -> Any:
         return None
 
 
-class _Page:
+class Page:
     """One collection page read from its JSON body element by element.
 
     :meth:`items` yields the members of the top-level object's ``value`` array that are objects, each
@@ -594,6 +609,12 @@ class _Page:
         except UnicodeDecodeError as exc:
             raise self._invalid() from exc
         self._parse = self._elements(text)
+
+    def malformed(self, problem: str) -> GraphError:
+        """The error for a page whose ``problem`` makes its answer unusable."""
+        endpoint = f"{self.method} {_endpoint_of(self.url)}"
+        return GraphError(f"{endpoint}: {problem}.", kind="malformed", endpoint=endpoint, status=self.status,
+                          read=self.read, title="Malformed answer")
 
     def _invalid(self) -> GraphError:
         endpoint = f"{self.method} {_endpoint_of(self.url)}"

@@ -26,6 +26,7 @@ from dex_tui.checks import (
     _names,
     _sku_list,
     _t,
+    device_count_source,
     find_plans,
     result,
 )
@@ -144,7 +145,8 @@ def check_devices_av_mode_mdr(facts: TenantFacts, answers: Answers, cloud: Cloud
     """MDR: devices not in active mode are a warning that says what it costs, never a blocker."""
     av: AvModeCounts = facts.value("av_info")
     counts = {mode: av.by_mode.get(mode, 0) for mode in AV_MODE_LABELS if av.by_mode.get(mode, 0)}
-    evidence: dict[str, Any] = {"devices": av.total, "by_mode": counts, "pages_read": av.pages}
+    evidence: dict[str, Any] = {"devices": av.total, "by_mode": counts, "pages_read": av.pages,
+                                **device_count_source(av)}
     cost = ("on those devices the experts give guided response only and take no remediation actions "
             "(products in passive mode might be non-actionable)")
     active = counts.get("active", 0)

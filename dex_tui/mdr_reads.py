@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from dex_tui import hunting, mde_paging
 from dex_tui.graph import GRAPH, MDE, BatchRequest, GraphClient, GraphError, build_query
 from dex_tui.mdr_facts import (  # noqa: F401 (re-exported: the reads' values)
     ANSWERS_INPUT,
@@ -97,17 +98,30 @@ def device_groups_needed(answers: Any) -> bool:
 
 
 def read_device_groups(client: GraphClient, deps: Mapping[str, ReadResult]) -> DeviceGroups:
-    """Distinct ``rbacGroupName`` values on ``GET /api/machines`` (every onboarding status): the device
-    groups that hold at least one device. The API has no device-group list; groups are seen through
-    their devices, so an empty group is not seen. Paging every machine costs ceil(devices / 10,000)
-    requests, so it is done only when the recorded choices name device groups."""
+    """The device groups that hold at least one device (every onboarding status), with their sizes:
+    counted by advanced hunting (``DeviceInfo``'s ``MachineGroup``, one request), or, where hunting
+    cannot be used, as distinct ``rbacGroupName`` values while paging ``GET /api/machines``. The API has
+    no device-group list; groups are seen through their devices, so an empty group is not seen. Only
+    read when the recorded choices name device groups."""
     given = deps.get(ANSWERS_INPUT)
     if not device_groups_needed(given.value if given is not None and given.ok else None):
         return DeviceGroups(MappingProxyType({}), 0, looked_up=False)
+    try:
+        counted = hunting.count_by(client, hunting.DEVICES_BY_GROUP, "MachineGroup", read="device_groups")
+    except hunting.HuntingUnavailable:
+        return _page_device_groups(client)
+    groups: Counter[str] = Counter()
+    for name, devices in counted.items():
+        groups[name or "UnassignedGroup"] += devices
+    return DeviceGroups(MappingProxyType({k: v for k, v in groups.items() if v}), 0)
+
+
+def _page_device_groups(client: GraphClient) -> DeviceGroups:
     names: Counter[str] = Counter()
     pages = 0
     try:
-        for items in client.iter_page_items(MDE, "/machines", read="device_groups", params={"$top": MDE_PAGE_SIZE}):
+        for items in mde_paging.page_items(client, "/machines", read="device_groups", params={},
+                                           page_size=MDE_PAGE_SIZE):
             pages += 1
             for item in items:
                 name = item.get("rbacGroupName")
@@ -248,7 +262,8 @@ def read_incidents(client: GraphClient, deps: Mapping[str, ReadResult]) -> Incid
 
 
 MDR_READS: tuple[ReadSpec, ...] = (
-    ReadSpec("device_groups", MDE, "GET /api/machines (rbacGroupName)", read_device_groups),
+    ReadSpec("device_groups", MDE, f"POST {hunting.PATH} (DeviceInfo MachineGroup), else GET /api/machines "
+             "(rbacGroupName)", read_device_groups),
     ReadSpec("mdr_groups", GRAPH, "POST /$batch of GET /groups?$filter=displayName eq '…'", read_mdr_groups),
     ReadSpec("license_details", GRAPH, "GET /me/licenseDetails", read_license_details),
     ReadSpec("group_settings", GRAPH, "GET /groupSettings", read_group_settings),

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from dex_tui import TOOL_NAME
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
@@ -101,6 +99,8 @@ class Settings:
         """Where progress, the audit trail and the token cache file live."""
         if self.state_dir:
             return self.state_dir
+        import platformdirs  # on first use: its import compiles regular expressions
+
         return Path(platformdirs.user_state_dir(TOOL_NAME, appauthor=False))
 
     def with_cloud(self, cloud: str) -> Settings:
@@ -109,6 +109,8 @@ class Settings:
 
 def default_config_path() -> Path:
     """The config file looked for when neither ``--config`` nor ``DEX_TUI_CONFIG`` is given."""
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(TOOL_NAME, appauthor=False)) / "config.toml"
 
 

@@ -15,7 +15,6 @@ a shell reports a process killed by it. A signal the parent set to be ignored (`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -91,8 +90,10 @@ def end_app_on_signals(end: Callable[[int], None]) -> Iterator[None]:
     asked: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        # No event loop can run before asyncio is imported (by the UI): the headless commands never load it.
+        asyncio = sys.modules.get("asyncio")
         try:
-            loop = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop() if asyncio is not None else None
         except RuntimeError:
             loop = None
         if loop is None or asked:

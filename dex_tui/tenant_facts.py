@@ -131,6 +131,8 @@ class DeviceCounts:
     by_health: Mapping[str, int]
     pages: int
     no_recent_machines: bool = False  # the API answered 404, which it documents for "no recent machines"
+    source: str = "machines"  # "hunting": counted by advanced hunting; "machines": paged from the MDE API
+    hunting_problem: str = ""  # why advanced hunting was not used, when it was not
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ class AvModeCounts:
     by_mode: Mapping[str, int]  # "active", "passive", ... -> devices
     total: int
     pages: int
+    source: str = "deviceavinfo"  # "hunting": onboarded devices by advanced hunting, less those listed not active
+    hunting_problem: str = ""  # why advanced hunting was not used, when it was not
 
 
 # -- outcomes -------------------------------------------------------------------------------------

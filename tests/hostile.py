@@ -7,6 +7,9 @@ request whose method matches and whose path starts with the given one runs ``act
 ``BaseHTTPRequestHandler``) instead of the fake cloud. ``server.seen`` records ``(method, path,
 headers)`` of every request, attacked or not, so a test can tell where a token went. A plain second
 listener (``Listener``) plays "another host" and records what reaches it.
+
+Advanced hunting is refused (403) unless ``hunting=True``: the device reads then page
+``/api/machines`` and ``/api/deviceavinfo``, the paths the attacks target.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ Action = Callable[[BaseHTTPRequestHandler], None]
 class HostileServer(DemoServer):
     """The fake cloud on loopback HTTPS with per-request attacks (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario | str = "ready", **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario | str = "ready", *, hunting: bool = False, **kwargs: Any) -> None:
         loaded = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        if not hunting:
+            loaded = loaded.with_faults({"endpoint": "graph.huntingQuery", "kind": "status", "status": 403,
+                                         "count": 0})
         super().__init__(FakeCloud(loaded, sleep=lambda seconds: None), **kwargs)
         self.attacks: list[tuple[str, str, Action]] = []
         self.seen: list[tuple[str, str, dict[str, str]]] = []

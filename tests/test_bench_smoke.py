@@ -19,13 +19,14 @@ from bench.live_checks import critical_path, longest_chains
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = (
-    "startup.tui", "startup.tui_demo", "startup.version", "startup.check",
+    "startup.tui", "startup.tui_demo", "startup.version", "startup.check_exit", "startup.check",
     "checks.critical_path", "checks.vs_sequential",
-    "large.requests", "large.wall", "large.peak_rss",
+    *(f"large.{figure}_{size}" for size in ("10k", "100k", "1m") for figure in ("requests", "wall", "peak_rss")),
+    "large.fallback_100k",
     "ui.stall", "ui.stall_step_change", "ui.key_to_frame",
     "ui.stall_large", "ui.stall_step_change_large", "ui.key_to_frame_large",
 )
-LINE = re.compile(r"^FIGURE (?P<id>[a-z_.]+): (?P<value>[0-9.]+)(?P<unit>x| ms| MB|) "
+LINE = re.compile(r"^FIGURE (?P<id>[a-z0-9_.]+): (?P<value>[0-9.]+)(?P<unit>x| ms| MB|) "
                   r"\((?:target (?:<=|<|>=) [0-9.]+(?:x| ms| MB|)\) (?:met|MISSED)|no target\)) \| .+: .+$")
 
 

@@ -115,7 +115,8 @@ def test_throttling_is_retried_honouring_retry_after_also_inside_batch() -> None
 
 
 def test_network_failure_on_mde_names_the_host_and_leaves_graph_checks_alone() -> None:
-    runtime, _ = signed_in("ready", {"endpoint": "mde.*", "kind": "reset", "count": 0})
+    runtime, _ = signed_in("ready", {"endpoint": "mde.*", "kind": "reset", "count": 0},
+                           {"endpoint": "graph.huntingQuery", "kind": "status", "status": 403, "count": 0})
     results = {r.id: r for r in checker(runtime).run(CONFIRMED)}
     assert {i for i, r in results.items() if r.status is Status.UNKNOWN} == {"devices.onboarded", "devices.av_mode"}
     assert "mde.demo.test" in results["devices.onboarded"].summary

@@ -273,7 +273,8 @@ def test_the_portal_refuses_teams_without_group_creation_or_licence() -> None:
     ("mdr-ready", (), "create_scoped_coverage_users_group", Status.PASS, "Defender_Experts_Scoped_Coverage_Users"),
     ("mdr-scoped-nested", (), "", Status.FAIL, "nested groups (Contractors)"),
     ("mdr-ready", (), "", Status.FAIL, "neither"),
-    ("mdr-ready", (refused("mde.machines"),), "create_scoped_coverage_users_group", Status.UNKNOWN, "device group"),
+    ("mdr-ready", (refused("graph.huntingQuery"), refused("mde.machines")), "create_scoped_coverage_users_group",
+     Status.UNKNOWN, "device group"),
 ])
 def test_scoped_coverage(scenario: str, faults: tuple[dict[str, Any], ...], portal: str, status: Status,
                          words: str) -> None:
@@ -292,7 +293,8 @@ def test_scoped_coverage_not_chosen_is_information() -> None:
     ("mdr-ready", (), Status.PASS, "270 onboarded devices for 270 Defender for Endpoint P2 seats"),
     ("ready", (), Status.WARN, "58 seats without an onboarded device"),
     ("mdr-synced-exclusion", (), Status.WARN, "2 open Defender for Identity health issue(s) (1 high, 1 medium)"),
-    ("mdr-ready", (refused("graph.healthIssues"), refused("mde.machines")), Status.UNKNOWN, "Could not be evaluated"),
+    ("mdr-ready", (refused("graph.healthIssues"), refused("graph.huntingQuery"), refused("mde.machines")),
+     Status.UNKNOWN, "Could not be evaluated"),
 ])
 def test_protected_assets(scenario: str, faults: tuple[dict[str, Any], ...], status: Status, words: str) -> None:
     result = run(scenario, faults=faults)["readiness.protected_assets"]

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from requests.structures import CaseInsensitiveDict
 
 from dex_tui.demo.catalogue import PERMISSIONS
-from dex_tui.demo.hunting import HuntingError, run_hunting_query
+from dex_tui.demo.hunting import TIMESPAN, HuntingError, run_hunting_query
 from dex_tui.demo.lazy import Selection
 from dex_tui.demo.odata import FilterError, Node, evaluate, getter, parse_filter
 from dex_tui.demo.wire import GRAPH_JSON, Reply, Request, graph_error, json_reply, text_reply
@@ -480,6 +480,9 @@ class Graph:
         query = next((v for k, v in body.items() if k.lower() == "query"), None) if isinstance(body, dict) else None
         if not isinstance(query, str) or not query.strip():
             raise GraphProblem(400, "BadRequest", "The Query property is required.")
+        timespan = next((v for k, v in body.items() if k.lower() == "timespan"), None)
+        if timespan is not None and not (isinstance(timespan, str) and TIMESPAN.match(timespan)):
+            raise GraphProblem(400, "BadRequest", "The Timespan property is not an ISO 8601 duration or interval.")
         try:
             schema, rows = run_hunting_query(query, self.cloud.tenant)
         except HuntingError as exc:

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from dex_tui.demo.directory import TenantState
 
 MAX_ROWS = 100_000
+# runHuntingQuery's Timespan: an ISO 8601 duration (P30D, PT12H) or a start/end interval (domain.md §4.16).
+_DURATION = r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+_INSTANT = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+TIMESPAN = re.compile(rf"^(?:{_DURATION}|{_INSTANT}/(?:{_INSTANT}|{_DURATION})|{_DURATION}/{_INSTANT})$")
 _ONBOARDING = {"Onboarded": "Onboarded", "CanBeOnboarded": "Can be onboarded", "Unsupported": "Unsupported",
                "InsufficientInfo": "Insufficient info"}
 _SENSOR = {"Active": "Active", "Inactive": "Inactive", "ImpairedCommunication": "Impaired communication",

@@ -298,6 +298,17 @@ class Scenario:
         or ``with_knobs(device_code={"approval": "on_demand"})``."""
         return self.merged({"behaviour": behaviour})
 
+    def with_devices(self, total: int) -> Scenario:
+        """A copy whose device groups keep their shares of the devices but add up to ``total`` (each
+        group at least one device): the same tenant at another size (tests and the benchmark)."""
+        groups = [dict(g) for g in self.raw.get("devices", [])]
+        if not groups or total < len(groups):
+            raise ValueError(f"cannot spread {total} devices over {len(groups)} device groups")
+        now = sum(int(g["count"]) for g in groups)
+        counts = [max(1, int(g["count"]) * total // now) for g in groups]
+        counts[0] += total - sum(counts)
+        return self.merged({"devices": [{**g, "count": n} for g, n in zip(groups, counts, strict=True)]})
+
     def with_faults(self, *faults: Mapping[str, Any]) -> Scenario:
         """A copy whose faults are the scenario's plus ``faults`` (each a ``[[behaviour.faults]]`` table)."""
         existing = list(self.raw.get("behaviour", {}).get("faults", []))
