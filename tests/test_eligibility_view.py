@@ -120,9 +120,12 @@ async def test_d_shows_the_selected_checks_evidence_in_words(state_dir: Path) ->
 
 async def test_a_long_paged_read_shows_the_pages_read_so_far(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A device read that takes several slow pages (30 devices a page, 0.7 s each, as a big tenant's
-    pages of 10,000 would be): its row counts the pages while it runs, then shows the result."""
+    pages of 10,000 would be): its row counts the pages while it runs, then shows the result. Advanced
+    hunting is refused, so the devices are paged (the fallback; with hunting one request counts them)."""
     monkeypatch.setattr(facts, "MDE_PAGE_SIZE", 30)
     app = make_app(state_dir, "ready", faults=[{"endpoint": "mde.machines", "kind": "latency", "latency_ms": 700,
+                                                "count": 0},
+                                               {"endpoint": "graph.huntingQuery", "kind": "status", "status": 403,
                                                 "count": 0}])
     async with app.run_test(size=(120, 40)) as pilot:
         await sign_in(app, pilot)
