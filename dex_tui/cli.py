@@ -82,7 +82,7 @@ file (--config, DEX_TUI_CONFIG, or the platform's config directory), defaults.
 """
 
 USAGE = f"""\
-{TOOL_NAME} [OPTIONS] [--restart]              start the wizard in this terminal
+{TOOL_NAME} [OPTIONS] [--restart] [--service SERVICE]  start the wizard in this terminal
        {TOOL_NAME} [OPTIONS] COMMAND [COMMAND OPTIONS]  run a command (see '{TOOL_NAME} COMMAND --help')
        {TOOL_NAME} --version | --help"""
 
@@ -145,8 +145,8 @@ def _help_width() -> int:
 
 def _top_parser(add_help: bool = True) -> _Parser:
     paragraphs = (
-        "Onboard a Microsoft 365 tenant to Microsoft Defender Experts for XDR and check eligibility for "
-        "Defender Experts for Hunting.",
+        "Onboard a Microsoft 365 tenant to Microsoft Defender Experts: MDR as onboarded today, XDR as the "
+        "2022 preview documents describe it, or Defender Experts for Hunting.",
         f"With no command, {TOOL_NAME} starts the wizard in this terminal. Try it without a Microsoft "
         f"account on a built-in fake tenant: {TOOL_NAME} --demo [SCENARIO] (the scenarios are listed "
         f"below). For scripts and CI, use '{TOOL_NAME} check'.",
@@ -159,12 +159,18 @@ def _top_parser(add_help: bool = True) -> _Parser:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` (None: the wizard and the top-level help). Every command is listed,
     but only ``command``'s own parser is built, and so only its module imported."""
+    from dex_tui.answers import SERVICES
+
     parser = _top_parser()
     parser.epilog_factory = lambda: f"demo scenarios (--demo SCENARIO):\n{_scenario_list()}\n\n{EPILOG}"
     parser.add_argument("--version", action="store_true", help="print the version and exit (the other "
                         "options are checked first: a bad value exits 4)")
     parser.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
                         help="wizard only: forget the saved progress for this tenant and start over")
+    parser.add_argument("--service", dest="wizard_service", choices=SERVICES, metavar="SERVICE",
+                        default=argparse.SUPPRESS,
+                        help=f"wizard only: the service chosen on the Welcome step, one of {', '.join(SERVICES)} "
+                             "(mdr: today's flow; xdr: the 2022 preview documents; hunting)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog=TOOL_NAME,
                                 title="commands (each has its own --help)")
     _global_options(parser, COMMAND_GLOBALS[None])
@@ -188,6 +194,7 @@ def _chosen_command(argv: list[str]) -> str | None:
     finder = _top_parser(add_help=False)
     finder.add_argument("--version", action="store_true")
     finder.add_argument("--restart", action="store_true")
+    finder.add_argument("--service", dest="wizard_service")
     _global_options(finder, ())
     sub = finder.add_subparsers(dest="command", parser_class=_Parser)
     for name in SUBCOMMANDS:
@@ -206,6 +213,9 @@ def _command_module(name: str) -> Any:
 def _refuse_options_of_other_commands(args: argparse.Namespace) -> None:
     command = args.command
     where = f"'{TOOL_NAME} {command}'" if command else "the wizard"
+    if command is not None and hasattr(args, "wizard_service"):
+        raise UsageError(f"--service before the command applies to the wizard only; for {where} write it after "
+                         f"the command ('{TOOL_NAME} {command} --service ...').", title="Invalid usage")
     if command is not None and getattr(args, "restart", False):
         raise UsageError(f"--restart only applies to the wizard ('{TOOL_NAME} --restart', without a command), "
                          f"not to {where}.", title="Invalid usage")
@@ -247,7 +257,7 @@ def missing_terminal() -> str | None:
     return None
 
 
-def _start_wizard(settings: Settings, restart: bool) -> int:
+def _start_wizard(settings: Settings, restart: bool, service: str | None = None) -> int:
     why = missing_terminal()
     if why:
         raise UsageError(f"The wizard needs a terminal, and {why}.", title="No terminal",
@@ -255,7 +265,7 @@ def _start_wizard(settings: Settings, restart: bool) -> int:
                                    "or writes the readiness report and exits with its verdict.")
     from screens.app import run_wizard  # the only place the core reaches the UI, lazily
 
-    return run_wizard(settings, restart=restart)
+    return run_wizard(settings, restart=restart, service=service)
 
 
 def _print_error(error: DexError) -> None:
@@ -273,7 +283,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             console.out(f"{TOOL_NAME} {__version__}")
             return int(ExitCode.READY)
         if args.command is None:
-            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)))
+            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)),
+                                 service=getattr(args, "wizard_service", None))
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

@@ -31,6 +31,23 @@ def is_address(text: str) -> bool:
     return bool(_ADDRESS.match(text)) and len(text) <= 254
 
 
+def split_addresses(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Addresses typed in one field, separated by commas, semicolons or spaces: the addresses, in order
+    and each once (case-insensitively), and what is wrong in words (None: nothing), naming the first
+    entry that is not an address. The wizard's contact steps record nothing while it is not None."""
+    entries = [entry for entry in re.split(r"[,;\s]+", text) if entry]
+    if len(entries) > MAX_NAMES:
+        return (), f"{len(entries)} addresses; at most {MAX_NAMES}."
+    for entry in entries:
+        if not is_address(entry):
+            shown = entry if len(entry) <= 60 else entry[:59] + "…"
+            return (), f"{shown!r} is not an e-mail address (name@domain.example)."
+    seen: dict[str, str] = {}
+    for entry in entries:
+        seen.setdefault(entry.lower(), entry)
+    return tuple(seen.values()), None
+
+
 @dataclass(frozen=True)
 class Recorded:
     """Who recorded a choice, and when (ISO 8601, UTC), as the audit trail shows it."""

@@ -267,6 +267,20 @@ class WizardSession:
         self.record(confirms.event, **details)
         return ended
 
+    def record_choice(self, step_id: str, change: Callable[[Answers, Confirmation], Answers],
+                      **details: Any) -> SessionEnded | None:
+        """Record what the operator chose on ``step_id`` that no API shows (today's MDR levels, exclusions,
+        contacts and Teams; Hunting's contacts and sample notification): ``change`` gives the new answers
+        from the current ones and who/when; that who/when is also the step's confirmation (its
+        ``confirms`` in the flow, kept under the step id), and its audit event is recorded with ``details``."""
+        confirms = self.flow.get(step_id).confirms
+        if confirms is None:
+            raise ValueError(f"step {step_id!r} confirms nothing")
+        stamp = self.confirmation()
+        ended = self.set_answers(change(self.state.answers, stamp).confirmed(step_id, stamp))
+        self.record(confirms.event, **details)
+        return ended
+
     def decide_role(self, role: str, granted: bool) -> SessionEnded | None:
         """Grant or skip an optional role. A skip carries the operator's acknowledgement (who, when);
         each change of decision is recorded in the audit trail at once."""
@@ -546,12 +560,12 @@ class WizardSession:
 
     def build_report(self) -> dict[str, Any]:
         """The readiness report of the latest results (pure: no network)."""
-        from dex_tui.catalogue import CHECK_IDS
+        from dex_tui.catalogue import ALL_CHECK_IDS
         from dex_tui.facts import CloudInfo, TenantFacts
         from dex_tui.report import build_report
 
         facts = self.checker.facts if self.checker is not None else TenantFacts(cloud=CloudInfo("commercial"))
-        ordered = [self.results[i] for i in CHECK_IDS if i in self.results]
+        ordered = [self.results[i] for i in ALL_CHECK_IDS if i in self.results]
         return build_report(ordered, facts, self.state.answers, demo=self.settings.demo, signed_in=self.signed,
                             generated_at=self.now_iso())
 

@@ -4,7 +4,7 @@
     [walkthrough]
     title = "Defender Experts for XDR, every role granted"   # optional
     scenario = "fresh"        # a shipped demo scenario, or a scenario file (relative to this file)
-    service = "xdr"           # xdr or hunting: the service chosen on the Welcome step
+    service = "xdr"           # xdr, hunting or mdr: the service chosen on the Welcome step
     size = [100, 30]          # terminal columns and rows
     approval = "on_demand"    # optional: how the fake tenant approves device codes (default: the scenario's)
 
@@ -40,7 +40,7 @@ WAIT_KEYS = {
     "timeout": "seconds to wait at most (default 15)",
 }
 DIALOG_NAMES = ("error", "skip-role", "help", "export", "check-detail", "confirm", "link", "none")
-SERVICES = ("xdr", "hunting")
+SERVICES = ("xdr", "hunting", "mdr")
 DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 300.0
 KEY_NAMES = frozenset({
@@ -309,7 +309,7 @@ class _Reader:
         return value
 
     def wait(self, item: dict[str, Any], number: int) -> Wait | None:
-        from dex_tui.catalogue import CHECK_IDS
+        from dex_tui.catalogue import ALL_CHECK_IDS
         from dex_tui.flow import step_ids
         from dex_tui.results import Status
 
@@ -349,7 +349,7 @@ class _Reader:
             raise self.fail(f"wait.timeout must be seconds (more than 0, at most {MAX_TIMEOUT:g}), not {timeout!r}.",
                             key="timeout", step=number)
         status = choice("status", [s.value for s in Status])
-        check = choice("check", list(CHECK_IDS))
+        check = choice("check", list(ALL_CHECK_IDS))
         if status and not check:
             raise self.fail("wait.status needs wait.check (the check whose status to wait for).", key="status",
                             step=number)

@@ -37,6 +37,7 @@ from screens.steps import preload_step_screens, screen_for
 from screens.workers import as_dex_error
 
 if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the first screen (start-up time)
+    from dex_tui.answers import Answers, Confirmation
     from dex_tui.auth import SignedIn
     from dex_tui.demo import FakeCloud
     from dex_tui.demo_controls import DemoControls
@@ -59,7 +60,7 @@ class WizardApp(WizardCommands):
                  browser: bool | None = None, theme: str | None = None, fake_cloud: FakeCloud | None = None,
                  demo: DemoControls | None = None, cache_store: TokenCacheStore | None = None,
                  graph_options: dict[str, Any] | None = None, preload: bool = False,
-                 session: WizardSession | None = None) -> None:
+                 session: WizardSession | None = None, service: str | None = None) -> None:
         """``clock`` drives countdowns and ``now_iso`` stamps confirmations (default: the wall clock,
         or the demo scenario's fixed time); inject frozen ones for snapshots. ``browser`` forces
         whether a browser may be started (default: only on a local desktop, never in demo mode).
@@ -67,7 +68,8 @@ class WizardApp(WizardCommands):
         ``cache_store`` replaces the token cache the runtime would choose (tests share one between two
         runs); ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait);
         ``preload`` imports the later steps in the background once the first screen is drawn;
-        ``session`` is a session built already (then the other session options are not used)."""
+        ``session`` is a session built already (then the other session options are not used);
+        ``service`` (``--service``) is chosen on the Welcome step before it is shown."""
         early_theme = bool(theme) and theme in BUILTIN_THEMES
         if early_theme:
             # Chosen before App.__init__ builds the stylesheet from the theme's variables: set later,
@@ -83,6 +85,8 @@ class WizardApp(WizardCommands):
         self.core = session or WizardSession(settings, restart=restart, now_iso=now_iso, demo=demo,
                                              fake_cloud=fake_cloud, cache_store=cache_store,
                                              graph_options=graph_options, notify=self._notice)
+        if service is not None and service != self.core.state.answers.service:
+            self.core.choose_target(service=service, cloud=self.core.cloud_choice, tenant=self.core.tenant_choice)
         self.browser_allowed = (can_start_browser() and not settings.is_demo) if browser is None else browser
         if settings.is_demo:
             self.animation_level = "none"
@@ -152,6 +156,10 @@ class WizardApp(WizardCommands):
     def confirm(self, step_id: str, **details: Any) -> None:
         """The operator confirmed what ``step_id`` asks (recorded with who and when, and audited)."""
         self.answers_changed(self.core.confirm(step_id, **details))
+
+    def record_choice(self, step_id: str, change: Callable[[Answers, Confirmation], Answers], **details: Any) -> None:
+        """The operator recorded a choice no API shows on ``step_id`` (see :meth:`WizardSession.record_choice`)."""
+        self.answers_changed(self.core.record_choice(step_id, change, **details))
 
     def decide_role(self, role: str, granted: bool) -> None:
         self.answers_changed(self.core.decide_role(role, granted))
@@ -346,8 +354,9 @@ class WizardApp(WizardCommands):
 
         self.push_screen(ExportDialog(self.core.default_report_name()), chosen)
 
-def run_wizard(settings: Settings, restart: bool) -> int:
-    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C)."""
+def run_wizard(settings: Settings, restart: bool, service: str | None = None) -> int:
+    """Run the wizard in this terminal and return the exit code (130 after Ctrl+C); ``service``
+    (``--service``) is preselected on the Welcome step."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
         theme = "ansi-dark"
@@ -362,7 +371,7 @@ def run_wizard(settings: Settings, restart: bool) -> int:
     gc.freeze()
     gc.disable()
     try:
-        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True)
+        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, service=service)
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise

@@ -10,13 +10,17 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Static
 
 from dex_tui.answers import Answers, role_label
-from dex_tui.catalogue import CHECK_IDS
+from dex_tui.catalogue import check_ids_for
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
 from dex_tui.report import VERDICT_TEXT, verdict_for
 from dex_tui.results import CheckResult, Status
 from screens.base import StepScreen, role_warning
 from screens.checks_view import CheckDetailDialog, badge, checks_for
+from screens.recorded_choices import recorded_lines
 from screens.text import plain, tenant
+
+SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting",
+                 "mdr": "Defender Experts MDR"}
 
 
 class ReviewScreen(StepScreen):
@@ -52,7 +56,7 @@ class ReviewScreen(StepScreen):
     def results_changed(self) -> None:
         wizard = self.wizard
         answers = wizard.flow.answers
-        ids = CHECK_IDS  # every check, those skipped for this service too (with why)
+        ids = check_ids_for(answers.service)  # every check of the report, those skipped for this service too
         results = [wizard.results[i] for i in ids if i in wizard.results]
         verdict = verdict_text(results, wizard.checks_running, len(ids))
         self.query_one("#verdict", Static).update(self._tenant_label() + verdict)
@@ -133,7 +137,7 @@ def verdict_text(results: list[CheckResult], running: bool, expected: int) -> Te
 def decisions_text(answers: Answers, flow: Flow) -> Text:
     """What the operator recorded: the service, each step's confirmation (``confirms`` in the flow, in
     its order), and on the roles step the roles and acknowledgements."""
-    service = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}[answers.service]
+    service = SERVICE_NAMES.get(answers.service, answers.service)
     lines = [plain(f"Service: {service}")]
     for step in flow.confirming_steps():
         confirms, confirmation = step.confirms, answers.confirmation(step.id)
@@ -154,6 +158,7 @@ def decisions_text(answers: Answers, flow: Flow) -> Text:
             if granted is False and ack is not None:
                 line.append_text(plain(" (acknowledged by ") + tenant(ack.by) + plain(f" at {ack.at})"))
             lines.append(line)
+    lines += recorded_lines(answers)
     return Text("\n").join(lines)
 
 
