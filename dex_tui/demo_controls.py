@@ -90,7 +90,7 @@ class DemoControls:
         except PortalRefused as refused:
             return f"Demo: the fake Defender portal refused Communicate on Teams: {refused}"
         return ("Demo: Communicate on Teams was selected in the fake tenant: the Defender Experts team now "
-                "exists; record it here (I selected Communicate on Teams) and the live check will see it.")
+                "exists. Record it here with 'I selected Communicate on Teams'.")
 
     def _send_sample_notification(self, service: str) -> str:
         """Hunting's Sample notification step: the test incident appears in security/incidents."""

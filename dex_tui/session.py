@@ -310,6 +310,11 @@ class WizardSession:
         """The skipped roles (and who acknowledged each) to warn about on ``step_id``: every step after
         the roles step, up to the end."""
         answers = self.state.answers
+        levels_step = next((s for s in self.flow.steps if s.gate == "access_levels"), None)
+        if (answers.mdr is not None and answers.mdr.operator_skipped and levels_step is not None
+                and levels_step.applies_to(answers.service) and self.flow.is_after(step_id, levels_step.id)):
+            ack = answers.mdr.operator_skip_acknowledged  # MDR: Security Operator left out on Permissions
+            return [("security_operator", Confirmation(ack.by, ack.at) if ack is not None else None)]
         roles_step = self.flow.roles_step()
         if (roles_step is None or not self.flow.get(roles_step).applies_to(answers.service)
                 or not self.flow.is_after(step_id, roles_step)):
@@ -460,7 +465,11 @@ class WizardSession:
         """Evaluate again, without the network, the checks that read the operator's answers (the checks
         the flow's steps settle)."""
         if self.checker is not None and not self.checks_running and self.results:
-            return self.merge_results(self.checker.reevaluate(self.state.answers, ids=self.flow.answer_checks()))
+            from dex_tui.catalogue import check_ids_for
+
+            reported = set(check_ids_for(self.state.answers.service))  # not another service's own checks
+            ids = [i for i in self.flow.answer_checks() if i in reported]
+            return self.merge_results(self.checker.reevaluate(self.state.answers, ids=ids))
         return None
 
     def forget_results(self) -> None:
@@ -560,12 +569,12 @@ class WizardSession:
 
     def build_report(self) -> dict[str, Any]:
         """The readiness report of the latest results (pure: no network)."""
-        from dex_tui.catalogue import ALL_CHECK_IDS
+        from dex_tui.catalogue import check_ids_for
         from dex_tui.facts import CloudInfo, TenantFacts
         from dex_tui.report import build_report
 
         facts = self.checker.facts if self.checker is not None else TenantFacts(cloud=CloudInfo("commercial"))
-        ordered = [self.results[i] for i in ALL_CHECK_IDS if i in self.results]
+        ordered = [self.results[i] for i in check_ids_for(self.state.answers.service) if i in self.results]
         return build_report(ordered, facts, self.state.answers, demo=self.settings.demo, signed_in=self.signed,
                             generated_at=self.now_iso())
 

@@ -67,7 +67,7 @@ class ContactsStep(StepScreen):
         if confirmed is None or contacts is None:
             line.update(plain("Nothing recorded yet.", style="italic"))
             return
-        labels = {kind: label for kind, label, _ in self.KINDS}
+        labels = {kind: label.split(" (")[0] for kind, label, _ in self.KINDS}
         text = plain(f"✔ Recorded by {confirmed.by} at {confirmed.at}:", style="bold")
         for contact in contacts:
             text.append_text(plain(f"\n  {labels.get(contact.kind, contact.kind)}: ") + tenant(contact.address))
@@ -109,8 +109,8 @@ class ContactsStep(StepScreen):
 class MdrContactsScreen(ContactsStep):
     STEP_ID = "mdr_contacts"
     KINDS = (("incident_notification", "Incident notification contacts (reachable at all times)",
-              "soc@contoso.com, oncall@contoso.com"),
-             ("service_review", "Service review contacts", "security-lead@contoso.com"))
+              "e.g. soc@contoso.com, oncall@contoso.com"),
+             ("service_review", "Service review contacts", "e.g. security-lead@contoso.com"))
     REQUIRED = "incident_notification"
 
     def recorded(self) -> tuple[Contact, ...] | None:
@@ -123,8 +123,8 @@ class MdrContactsScreen(ContactsStep):
 
 class HuntingContactsScreen(ContactsStep):
     STEP_ID = "hunting_contacts"
-    KINDS = (("primary", "Primary contact (called first)", "soc@contoso.com"),
-             ("backup", "Backup contacts (called next, in this order)", "oncall@contoso.com"))
+    KINDS = (("primary", "Primary contact (called first)", "e.g. soc@contoso.com"),
+             ("backup", "Backup contacts (called next, in this order)", "e.g. oncall@contoso.com"))
     REQUIRED = "primary"
     SINGLE = frozenset({"primary"})
 

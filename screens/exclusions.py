@@ -15,8 +15,8 @@ from dex_tui.mdr_answers import MAX_NAMES, MAX_TEXT, MdrAnswers
 from screens.live_checks import LiveChecksStep
 from screens.text import plain, tenant
 
-FIELDS = (("device_groups", "Device groups (Defender for Endpoint), separated by commas", "Servers, Domain controllers"),
-          ("user_groups", "User groups (Entra security groups), separated by commas", "VIP Executives"))
+FIELDS = (("device_groups", "Device groups (Defender for Endpoint), separated by commas", "e.g. Servers, Domain controllers"),
+          ("user_groups", "User groups (Entra security groups), separated by commas", "e.g. VIP Executives"))
 
 
 def split_names(text: str) -> tuple[tuple[str, ...], str | None]:
