@@ -11,6 +11,7 @@
     [[step]]                  # a step does, in this order, what it names (at least one of them):
     focus = "#next"           #   focus the widget with this id
     click = "#accept"         #   click the widget with this id
+    type = "soc@contoso.com"  #   type this text into the focused widget (one key press per character)
     press = ["end", "tab"]    #   press keys (Textual key names: enter, escape, tab, space, ctrl+n, a, ...)
     wait = { step = "terms" } #   wait until every condition in the table holds (see WAIT_KEYS)
     screenshot = "terms"      #   then write DIR/terms.svg
@@ -27,7 +28,8 @@ from dex_tui.errors import UsageError
 from dex_tui.tomlfile import load_toml
 
 HEADER_KEYS = ("title", "scenario", "service", "size", "approval")
-STEP_KEYS = ("focus", "click", "press", "wait", "screenshot")
+STEP_KEYS = ("focus", "click", "type", "press", "wait", "screenshot")
+MAX_TYPED = 200
 WAIT_KEYS = {
     "step": "a wizard step id: the step is shown, with no dialog over it",
     "dialog": "a dialog on top: error, skip-role, help, export, check-detail, confirm, link, or none",
@@ -97,6 +99,7 @@ class Step:
     where: str
     focus: str | None = None
     click: str | None = None
+    typed: str = ""  # the step's ``type``
     press: tuple[str, ...] = ()
     wait: Wait | None = None
     screenshot: str | None = None
@@ -274,7 +277,7 @@ class _Reader:
             raise self.fail(f"an empty step; give at least one of: {', '.join(STEP_KEYS)}.", step=number)
         where = self._where(self.step_lines[number - 1] if number <= len(self.step_lines) else None, number)
         return Step(where=where, focus=self.widget(item, "focus", number), click=self.widget(item, "click", number),
-                    press=self.press(item, number), wait=self.wait(item, number),
+                    typed=self.typed(item, number), press=self.press(item, number), wait=self.wait(item, number),
                     screenshot=self.shot(item, number))
 
     def widget(self, item: dict[str, Any], key: str, number: int) -> str | None:
@@ -283,6 +286,15 @@ class _Reader:
         value = item[key]
         if not isinstance(value, str) or not _WIDGET_ID.match(value):
             raise self.fail(f"{key} must be a widget id such as \"#next\", not {value!r}.", key=key, step=number)
+        return value
+
+    def typed(self, item: dict[str, Any], number: int) -> str:
+        if "type" not in item:
+            return ""
+        value = item["type"]
+        if not isinstance(value, str) or not value or len(value) > MAX_TYPED or not value.isprintable():
+            raise self.fail(f"type must be one line of printable text (1-{MAX_TYPED} characters), not {value!r}.",
+                            key="type", step=number)
         return value
 
     def press(self, item: dict[str, Any], number: int) -> tuple[str, ...]:
