@@ -38,7 +38,7 @@ WAIT_KEYS = {
     "check": "a check id that has a result (with status: that result's status)",
     "status": "with check: pass, warn, fail, unknown, skipped or info",
     "text": "text the screen shows (spaces and line breaks are not significant)",
-    "watch_rounds": "n: the licence or access step has looked at the tenant at least n times",
+    "watch_rounds": "n: a step that looks at the tenant (licence, access, exclusions, Teams, ...) has looked n times",
     "timeout": "seconds to wait at most (default 15)",
 }
 DIALOG_NAMES = ("error", "skip-role", "help", "export", "check-detail", "confirm", "link", "none")
