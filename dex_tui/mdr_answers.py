@@ -48,6 +48,22 @@ def split_addresses(text: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(seen.values()), None
 
 
+def split_names(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Group names typed in one field, separated by commas: the names (each once, case-insensitively)
+    and what is wrong in words (None: nothing). The wizard's Exclusions step records nothing while it
+    is not None."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if len(names) > MAX_NAMES:
+        return (), f"{len(names)} names; at most {MAX_NAMES}."
+    for name in names:
+        if len(name) > MAX_TEXT or not name.isprintable():
+            return (), f"a name must be at most {MAX_TEXT} printable characters."
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    return tuple(unique.values()), None
+
+
 @dataclass(frozen=True)
 class Recorded:
     """Who recorded a choice, and when (ISO 8601, UTC), as the audit trail shows it."""

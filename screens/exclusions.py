@@ -11,27 +11,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from dex_tui import mdr_choices
-from dex_tui.mdr_answers import MAX_NAMES, MAX_TEXT, MdrAnswers
+from dex_tui.mdr_answers import MdrAnswers, split_names
 from screens.live_checks import LiveChecksStep
 from screens.text import plain, tenant
 
 FIELDS = (("device_groups", "Device groups (Defender for Endpoint), separated by commas", "e.g. Servers, Domain controllers"),
           ("user_groups", "User groups (Entra security groups), separated by commas", "e.g. VIP Executives"))
-
-
-def split_names(text: str) -> tuple[tuple[str, ...], str | None]:
-    """Group names typed in one field, separated by commas: the names (each once, case-insensitively)
-    and what is wrong in words (None: nothing)."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if len(names) > MAX_NAMES:
-        return (), f"{len(names)} names; at most {MAX_NAMES}."
-    for name in names:
-        if len(name) > MAX_TEXT or not name.isprintable():
-            return (), f"a name must be at most {MAX_TEXT} printable characters."
-    unique: dict[str, str] = {}
-    for name in names:
-        unique.setdefault(name.lower(), name)
-    return tuple(unique.values()), None
 
 
 class ExclusionsScreen(LiveChecksStep):
