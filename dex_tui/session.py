@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first s
     from dex_tui.demo_controls import DemoControls
     from dex_tui.engine import Checker
     from dex_tui.facts import TenantFacts
+    from dex_tui.mdr_candidates import ExclusionCandidates
     from dex_tui.results import CheckResult
     from dex_tui.runtime import Runtime
     from dex_tui.token_cache import TokenCacheStore
@@ -497,6 +498,17 @@ class WizardSession:
         # Reading self.state from the worker is safe: it is an immutable value replaced, never mutated.
         self.checker.watch(ids, lambda: self.state.answers, until=until, on_round=on_round,
                            is_cancelled=is_cancelled)
+
+    def exclusion_candidates(self, is_cancelled: Callable[[], bool] | None = None) -> ExclusionCandidates:
+        """Blocking (worker threads only): the tenant's device groups and security groups the MDR
+        Exclusions step offers to pick from (``dex_tui.mdr_candidates``)."""
+        if self.checker is None:
+            from dex_tui.auth import SignInRequired
+
+            raise SignInRequired("Nobody is signed in.", next_step="Go back to the sign-in step.")
+        from dex_tui.mdr_candidates import read_exclusion_candidates
+
+        return read_exclusion_candidates(self.checker.client, is_cancelled)
 
     # -- navigation --------------------------------------------------------------------------------
 

@@ -5,15 +5,30 @@ when); then each is checked live (exclusions.groups): device groups through the 
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import get_current_worker
 
 from dex_tui import mdr_choices
+from dex_tui.errors import Interrupted
 from dex_tui.mdr_answers import MdrAnswers, split_names
+from dex_tui.mdr_candidates import ExclusionCandidates
+from screens.group_picker import GroupPickerDialog, Picked
 from screens.live_checks import LiveChecksStep
+from screens.messages import WorkerFailed
 from screens.text import plain, tenant
+from screens.workers import as_dex_error
+
+
+class CandidatesRead(Message):
+    """The tenant's groups to pick from were read (a worker posts it)."""
+
+    def __init__(self, candidates: ExclusionCandidates) -> None:
+        super().__init__()
+        self.candidates = candidates
 
 FIELDS = (("device_groups", "Device groups (Defender for Endpoint), separated by commas", "e.g. Servers, Domain controllers"),
           ("user_groups", "User groups (Entra security groups), separated by commas", "e.g. VIP Executives"))
@@ -38,6 +53,7 @@ class ExclusionsScreen(LiveChecksStep):
                             classes="exclusion-field", compact=True)
             yield Static("", id="exclusions-error")
             with Horizontal(id="exclusions-buttons"):
+                yield Button("Pick from the tenant", id="pick-groups", compact=True)
                 yield Button("Record exclusions", id="record-exclusions", compact=True)
                 yield Button("No exclusions", id="no-exclusions", compact=True)
             yield Static("", id="exclusions-recorded")
@@ -93,3 +109,48 @@ class ExclusionsScreen(LiveChecksStep):
         if self.wizard.session is not None:
             self.start_watch()  # the names are new: read the groups again
         self.query_one("#next").focus()
+
+    @on(Button.Pressed, "#pick-groups")
+    def _pick(self) -> None:
+        """Read the tenant's device groups and security groups (a worker), then open the picker."""
+        if self.wizard.session is None:
+            self.notify("Sign in first: the groups are read from your tenant.", severity="warning", markup=False)
+            return
+        self.query_one("#exclusions-error", Static).update(plain("Reading your tenant's groups…", style="italic"))
+        self._read_candidates()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="candidates")
+    def _read_candidates(self) -> None:
+        worker = get_current_worker()
+        try:
+            candidates = self.wizard.core.exclusion_candidates(is_cancelled=lambda: worker.is_cancelled)
+        except Interrupted:
+            return
+        except Exception as exc:  # every failure goes to the error dialog
+            if not worker.is_cancelled:
+                self.post_message(WorkerFailed(as_dex_error(exc), "candidates"))
+            return
+        self.post_message(CandidatesRead(candidates))
+
+    @on(CandidatesRead)
+    def _candidates_read(self, message: CandidatesRead) -> None:
+        self.query_one("#exclusions-error", Static).update("")
+        typed = {key: split_names(self.query_one(f"#exclusions-{key}", Input).value)[0] for key, _, _ in FIELDS}
+
+        def picked(choice: Picked | None) -> None:
+            if choice is None:
+                return  # cancelled: the fields stay as they were
+            for (key, _, _), names in zip(FIELDS, choice, strict=True):
+                self.query_one(f"#exclusions-{key}", Input).value = ", ".join(names)
+            self.query_one("#record-exclusions", Button).focus()
+
+        self.app.push_screen(GroupPickerDialog(message.candidates, typed["device_groups"], typed["user_groups"]),
+                             picked)
+
+    @on(WorkerFailed)
+    def _candidates_failed(self, message: WorkerFailed) -> None:
+        if message.group != "candidates":
+            return
+        message.stop()
+        self.query_one("#exclusions-error", Static).update(plain("The groups could not be read; type the names."))
+        self.wizard.show_error(message.error)

@@ -129,3 +129,21 @@ def test_service_reaches_the_wizard(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "_start_wizard", fake_wizard)
     assert cli.run(["--demo", "mdr-ready", "--service", "mdr"]) == 0
     assert seen == {"service": "mdr", "demo": "mdr-ready"}
+
+
+def test_exclusion_candidates_are_read_from_the_tenant(tmp_path: Path) -> None:
+    demo = DemoControls(FakeCloud(load_scenario("mdr-synced-exclusion"), sleep=lambda seconds: None))
+    wizard = WizardSession(Settings(demo="mdr-synced-exclusion", state_dir=tmp_path), demo=demo, now_iso=lambda: NOW)
+    with pytest.raises(Exception, match="Nobody is signed in"):
+        wizard.exclusion_candidates()
+    wizard.goto("signin")
+    auth = wizard.runtime.authenticator()
+    wizard.signed_in(auth.sign_in_with_device_code(lambda prompt: demo.approve_device_code()))
+    wizard.run_checks()
+    found = wizard.exclusion_candidates()
+    assert [(c.name, c.note) for c in found.device_groups][:2] == [("Servers", "20 devices"),
+                                                                   ("Workstations", "250 devices")]
+    synced = {c.name: c for c in found.user_groups}["VIP Executives"]
+    assert synced.pickable is False and "on-premises" in synced.note
+    assert found.notes == ()
+    wizard.close()

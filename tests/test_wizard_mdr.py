@@ -224,3 +224,42 @@ async def test_teams_refused_by_the_portal_when_group_creation_is_off(state_dir:
         await wait_for(pilot, lambda: app.results["teams.ready"].status == Status.INFO, timeout=10)
         assert app.flow.answers.mdr is not None and app.flow.answers.mdr.teams is False
         await wait_for(pilot, lambda: not app.screen.watching, timeout=10)
+
+
+async def test_exclusions_picked_from_the_tenant_and_esc_changes_nothing(state_dir: Path) -> None:
+    from screens.group_picker import GroupPickerDialog
+
+    app = mdr_app(state_dir, "mdr-synced-exclusion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await to_permissions(app, pilot)
+        await pilot.press("space", "tab", "space")
+        await wait_for(pilot, lambda: app.flow.answers.mdr is not None
+                       and app.flow.answers.mdr.access_levels == ("security_reader", "security_operator"))
+        await pilot.press("ctrl+n")
+        await reach(app, pilot, "mdr_exclusions")
+        screen = app.screen
+        await type_into(app, pilot, "#exclusions-user_groups", "Typed Group")
+        await press_button(app, pilot, "#pick-groups")
+        await wait_for(pilot, lambda: shown(app, GroupPickerDialog), timeout=10)
+        text = screen_text(app)
+        assert "Servers  (20 devices)" in text and "VIP Executives  (synced from on-premises" in text
+        assert app.screen.query_one("#pick-user_groups-2", Checkbox).disabled  # the synced group
+        await pilot.press("space", "escape")  # tick Servers, then Esc: nothing changes
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#exclusions-device_groups", Input).value == ""
+        assert app.flow.answers.confirmation("mdr_exclusions") is None
+        await press_button(app, pilot, "#pick-groups")
+        await wait_for(pilot, lambda: shown(app, GroupPickerDialog), timeout=10)
+        dialog = app.screen
+        await pilot.press("space", "tab", "tab", "space")  # Servers and IT Admins
+        await press_button(app, pilot, "#picker-use")
+        await wait_for(pilot, lambda: app.screen is not dialog)
+        assert screen.query_one("#exclusions-device_groups", Input).value == "Servers"
+        assert screen.query_one("#exclusions-user_groups", Input).value == "IT Admins, Typed Group"
+        assert app.flow.answers.confirmation("mdr_exclusions") is None  # filled in, not recorded yet
+        await pilot.press("enter")  # Record exclusions has the focus
+        await wait_for(pilot, lambda: app.flow.answers.confirmation("mdr_exclusions") is not None)
+        mdr = app.flow.answers.mdr
+        assert mdr is not None and mdr.exclusion_user_groups == ("IT Admins", "Typed Group")
+        await wait_for(pilot, lambda: not app.screen.watching and app.screen.rounds >= 1, timeout=10)
+        assert "no Entra group named Typed Group" in app.results["exclusions.groups"].summary
