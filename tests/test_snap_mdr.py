@@ -177,3 +177,17 @@ def test_review_ready(request: pytest.FixtureRequest, size: str) -> None:
 
 def test_review_operator_left_out_120x40(request: pytest.FixtureRequest) -> None:
     assert mdr_shot(request, "mdr-ready", "120x40", "review", operator=False)
+
+
+def test_exclusions_picker_80x24(request: pytest.FixtureRequest) -> None:
+    """Pick from the tenant: the device groups with their devices, the security groups (synced: not pickable)."""
+    from screens.group_picker import GroupPickerDialog
+
+    async def pick(app: WizardApp, pilot: Pilot[Any]) -> None:
+        button = app.screen.query_one("#pick-groups")
+        button.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+
+    assert mdr_shot(request, "mdr-synced-exclusion", "80x24", "mdr_exclusions",
+                    chain(looked(), pick, dialog(GroupPickerDialog)))
