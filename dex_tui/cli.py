@@ -84,7 +84,7 @@ file (--config, DEX_TUI_CONFIG, or the platform's config directory), defaults.
 """
 
 USAGE = f"""\
-{TOOL_NAME} [OPTIONS] [--restart]              start the wizard in this terminal
+{TOOL_NAME} [OPTIONS] [--restart] [--service SERVICE]  start the wizard in this terminal
        {TOOL_NAME} [OPTIONS] COMMAND [COMMAND OPTIONS]  run a command (see '{TOOL_NAME} COMMAND --help')
        {TOOL_NAME} --version | --help"""
 
@@ -147,8 +147,8 @@ def _help_width() -> int:
 
 def _top_parser(add_help: bool = True) -> _Parser:
     paragraphs = (
-        "Onboard a Microsoft 365 tenant to Microsoft Defender Experts for XDR and check eligibility for "
-        "Defender Experts for Hunting.",
+        "Onboard a Microsoft 365 tenant to Microsoft Defender Experts: MDR as onboarded today, XDR as the "
+        "2022 preview documents describe it, or Defender Experts for Hunting.",
         f"With no command, {TOOL_NAME} starts the wizard in this terminal. Try it without a Microsoft "
         f"account on a built-in fake tenant: {TOOL_NAME} --demo [SCENARIO] (the scenarios are listed "
         f"below). For scripts and CI, use '{TOOL_NAME} check'.",
@@ -161,6 +161,8 @@ def _top_parser(add_help: bool = True) -> _Parser:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser for ``command`` (None: the wizard and the top-level help). Every command is listed,
     but only ``command``'s own parser is built, and so only its module imported."""
+    from dex_tui.answers import SERVICES
+
     parser = _top_parser()
     parser.epilog_factory = lambda: f"demo scenarios (--demo SCENARIO):\n{_scenario_list()}\n\n{EPILOG}"
     parser.add_argument("--version", action="store_true", help="print the version and exit (the other "
@@ -173,6 +175,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                              "waits for you to press a, then gives the scenario's answer; auto approves by "
                              "itself after ~8 s; on_demand approves on a; decline, expire or ca_block "
                              "answer so on a)")
+    parser.add_argument("--service", dest="wizard_service", choices=SERVICES, metavar="SERVICE",
+                        default=argparse.SUPPRESS,
+                        help=f"wizard only: the service chosen on the Welcome step, one of {', '.join(SERVICES)} "
+                             "(mdr: today's flow; xdr: the 2022 preview documents; hunting)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, prog=TOOL_NAME,
                                 title="commands (each has its own --help)")
     _global_options(parser, COMMAND_GLOBALS[None])
@@ -200,6 +206,7 @@ def _chosen_command(argv: list[str]) -> str | None:
     finder.add_argument("--version", action="store_true")
     finder.add_argument("--restart", action="store_true")
     finder.add_argument("--approval", dest="wizard_approval")
+    finder.add_argument("--service", dest="wizard_service")
     _global_options(finder, ())
     sub = finder.add_subparsers(dest="command", parser_class=_Parser)
     for name in SUBCOMMANDS:
@@ -218,6 +225,9 @@ def _command_module(name: str) -> Any:
 def _refuse_options_of_other_commands(args: argparse.Namespace) -> None:
     command = args.command
     where = f"'{TOOL_NAME} {command}'" if command else "the wizard"
+    if command is not None and hasattr(args, "wizard_service"):
+        raise UsageError(f"--service before the command applies to the wizard only; for {where} write it after "
+                         f"the command ('{TOOL_NAME} {command} --service ...').", title="Invalid usage")
     if command is not None and getattr(args, "restart", False):
         raise UsageError(f"--restart only applies to the wizard ('{TOOL_NAME} --restart', without a command), "
                          f"not to {where}.", title="Invalid usage")
@@ -263,7 +273,8 @@ def missing_terminal() -> str | None:
     return None
 
 
-def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None) -> int:
+def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None,
+                  service: str | None = None) -> int:
     why = missing_terminal()
     if why:
         raise UsageError(f"The wizard needs a terminal, and {why}.", title="No terminal",
@@ -271,7 +282,7 @@ def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), a
                                    "or writes the readiness report and exits with its verdict.")
     from screens.app import run_wizard  # the only place the core reaches the UI, lazily
 
-    return run_wizard(settings, restart=restart, argv=argv, approval=approval)
+    return run_wizard(settings, restart=restart, argv=argv, approval=approval, service=service)
 
 
 def _print_error(error: DexError) -> None:
@@ -294,7 +305,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"--approval only applies to the demo ('{TOOL_NAME} --demo SCENARIO --approval "
                                  "MODE'): a real sign-in is approved by you, at the Microsoft page.",
                                  title="Invalid usage")
-            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv, approval=approval)
+            return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv, approval=approval,
+                                 service=getattr(args, "wizard_service", None))
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

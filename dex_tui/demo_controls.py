@@ -27,7 +27,9 @@ class DemoControls:
     def __init__(self, cloud: FakeCloud) -> None:
         self.cloud = cloud  # for the runtime, which mounts it on its HTTP session
         self._actions: dict[str, Callable[[str], str]] = {"order_licence": self._order_licence,
-                                                          "give_access": self._give_access}
+                                                          "give_access": self._give_access,
+                                                          "communicate_on_teams": self._communicate_on_teams,
+                                                          "send_sample_notification": self._send_sample_notification}
 
     @classmethod
     def for_scenario(cls, scenario: str, *, interactive: bool = False, approval: str | None = None) -> DemoControls:
@@ -125,6 +127,23 @@ class DemoControls:
         self.cloud.portal.give_access()
         return ("Demo: Give access was selected in the fake tenant: the Microsoft Experts partner and the two "
                 "conditional access policies now exist; the live checks will see them.")
+
+    def _communicate_on_teams(self, service: str) -> str:
+        """MDR's Teams step: the portal creates the "Defender Experts team", or refuses as it would."""
+        from dex_tui.demo.portal import PortalRefused
+
+        try:
+            self.cloud.portal.communicate_on_teams()
+        except PortalRefused as refused:
+            return f"Demo: the fake Defender portal refused Communicate on Teams: {refused}"
+        return ("Demo: Communicate on Teams was selected in the fake tenant: the Defender Experts team now "
+                "exists. Record it here with 'I selected Communicate on Teams'.")
+
+    def _send_sample_notification(self, service: str) -> str:
+        """Hunting's Sample notification step: the test incident appears in security/incidents."""
+        title = self.cloud.portal.send_sample_notification()
+        return (f"Demo: a sample notification was generated in the fake tenant (incident '{title}'); record "
+                "that you sent it and the watch will find it.")
 
 
 class _FormPost(HTMLParser):

@@ -97,8 +97,20 @@ def _gate_roles(step: Step, answers: Answers, signed_in: bool) -> str | None:
     return None
 
 
+def _gate_access_levels(step: Step, answers: Answers, signed_in: bool) -> str | None:
+    """MDR's Permissions: the access level(s) recorded, and Security Operator left out only with the
+    acknowledgement of the managed-response actions the experts then cannot take."""
+    mdr = answers.mdr
+    if mdr is None or not mdr.access_levels:
+        return "Choose the access level(s): Security Reader and/or Security Operator."
+    if mdr.operator_skipped and mdr.operator_skip_acknowledged is None:
+        return "Acknowledge what the experts cannot do without Security Operator, or grant it."
+    return None
+
+
 Gate = Callable[[Step, Answers, bool], "str | None"]
-GATES: dict[str, Gate] = {"signed_in": _gate_signed_in, "confirmed": _gate_confirmed, "roles": _gate_roles}
+GATES: dict[str, Gate] = {"signed_in": _gate_signed_in, "confirmed": _gate_confirmed, "roles": _gate_roles,
+                          "access_levels": _gate_access_levels}
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:

@@ -31,6 +31,39 @@ def is_address(text: str) -> bool:
     return bool(_ADDRESS.match(text)) and len(text) <= 254
 
 
+def split_addresses(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Addresses typed in one field, separated by commas, semicolons or spaces: the addresses, in order
+    and each once (case-insensitively), and what is wrong in words (None: nothing), naming the first
+    entry that is not an address. The wizard's contact steps record nothing while it is not None."""
+    entries = [entry for entry in re.split(r"[,;\s]+", text) if entry]
+    if len(entries) > MAX_NAMES:
+        return (), f"{len(entries)} addresses; at most {MAX_NAMES}."
+    for entry in entries:
+        if not is_address(entry):
+            shown = entry if len(entry) <= 60 else entry[:59] + "…"
+            return (), f"{shown!r} is not an e-mail address (name@domain.example)."
+    seen: dict[str, str] = {}
+    for entry in entries:
+        seen.setdefault(entry.lower(), entry)
+    return tuple(seen.values()), None
+
+
+def split_names(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Group names typed in one field, separated by commas: the names (each once, case-insensitively)
+    and what is wrong in words (None: nothing). The wizard's Exclusions step records nothing while it
+    is not None."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if len(names) > MAX_NAMES:
+        return (), f"{len(names)} names; at most {MAX_NAMES}."
+    for name in names:
+        if len(name) > MAX_TEXT or not name.isprintable():
+            return (), f"a name must be at most {MAX_TEXT} printable characters."
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    return tuple(unique.values()), None
+
+
 @dataclass(frozen=True)
 class Recorded:
     """Who recorded a choice, and when (ISO 8601, UTC), as the audit trail shows it."""

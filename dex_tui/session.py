@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first s
     from dex_tui.drift import Drift
     from dex_tui.engine import Checker
     from dex_tui.facts import TenantFacts
+    from dex_tui.mdr_candidates import ExclusionCandidates
     from dex_tui.results import CheckResult
     from dex_tui.runtime import Runtime
     from dex_tui.token_cache import TokenCacheStore
@@ -293,6 +294,20 @@ class WizardSession:
         self.record(confirms.event, **details)
         return ended
 
+    def record_choice(self, step_id: str, change: Callable[[Answers, Confirmation], Answers],
+                      **details: Any) -> SessionEnded | None:
+        """Record what the operator chose on ``step_id`` that no API shows (today's MDR levels, exclusions,
+        contacts and Teams; Hunting's contacts and sample notification): ``change`` gives the new answers
+        from the current ones and who/when; that who/when is also the step's confirmation (its
+        ``confirms`` in the flow, kept under the step id), and its audit event is recorded with ``details``."""
+        confirms = self.flow.get(step_id).confirms
+        if confirms is None:
+            raise ValueError(f"step {step_id!r} confirms nothing")
+        stamp = self.confirmation()
+        ended = self.set_answers(change(self.state.answers, stamp).confirmed(step_id, stamp))
+        self.record(confirms.event, **details)
+        return ended
+
     def decide_role(self, role: str, granted: bool, *, reason: str = "",
                     expires: date | None = None) -> SessionEnded | None:
         """Grant or skip an optional role. A skip carries the operator's acknowledgement (who, when,
@@ -397,14 +412,21 @@ class WizardSession:
         return evaluate(self._ordered_results(), self.state.answers.waivers(), self.today(), self.state.answers)
 
     def _ordered_results(self) -> list[CheckResult]:
-        from dex_tui.catalogue import CHECK_IDS
+        """The latest results of this service's checks, in catalogue order."""
+        from dex_tui.catalogue import check_ids_for
 
-        return [self.results[i] for i in CHECK_IDS if i in self.results]
+        return [self.results[i] for i in check_ids_for(self.state.answers.service) if i in self.results]
 
     def skipped_roles_shown(self, step_id: str) -> list[tuple[str, Acknowledgement | None]]:
         """The skipped roles (and who acknowledged each) to warn about on ``step_id``: every step after
         the roles step, up to the end."""
         answers = self.state.answers
+        levels_step = next((s for s in self.flow.steps if s.gate == "access_levels"), None)
+        if (answers.mdr is not None and answers.mdr.operator_skipped and levels_step is not None
+                and levels_step.applies_to(answers.service) and self.flow.is_after(step_id, levels_step.id)):
+            ack = answers.mdr.operator_skip_acknowledged  # MDR: Security Operator left out on Permissions
+            return [("security_operator", Acknowledgement(SKIP_ACKNOWLEDGEMENT["security_operator"], ack.by, ack.at)
+                     if ack is not None else None)]
         roles_step = self.flow.roles_step()
         if (roles_step is None or not self.flow.get(roles_step).applies_to(answers.service)
                 or not self.flow.is_after(step_id, roles_step)):
@@ -561,7 +583,11 @@ class WizardSession:
         """Evaluate again, without the network, the checks that read the operator's answers (the checks
         the flow's steps settle)."""
         if self.checker is not None and not self.checks_running and self.results:
-            return self.merge_results(self.checker.reevaluate(self.state.answers, ids=self.flow.answer_checks()))
+            from dex_tui.catalogue import check_ids_for
+
+            reported = set(check_ids_for(self.state.answers.service))  # not another service's own checks
+            ids = [i for i in self.flow.answer_checks() if i in reported]
+            return self.merge_results(self.checker.reevaluate(self.state.answers, ids=ids))
         return None
 
     def forget_results(self) -> None:
@@ -589,6 +615,17 @@ class WizardSession:
         # Reading self.state from the worker is safe: it is an immutable value replaced, never mutated.
         self.checker.watch(ids, lambda: self.state.answers, until=until, on_round=on_round,
                            is_cancelled=is_cancelled)
+
+    def exclusion_candidates(self, is_cancelled: Callable[[], bool] | None = None) -> ExclusionCandidates:
+        """Blocking (worker threads only): the tenant's device groups and security groups the MDR
+        Exclusions step offers to pick from (``dex_tui.mdr_candidates``)."""
+        if self.checker is None:
+            from dex_tui.auth import SignInRequired
+
+            raise SignInRequired("Nobody is signed in.", next_step="Go back to the sign-in step.")
+        from dex_tui.mdr_candidates import read_exclusion_candidates
+
+        return read_exclusion_candidates(self.checker.client, is_cancelled)
 
     # -- navigation --------------------------------------------------------------------------------
 

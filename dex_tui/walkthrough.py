@@ -4,13 +4,14 @@
     [walkthrough]
     title = "Defender Experts for XDR, every role granted"   # optional
     scenario = "fresh"        # a shipped demo scenario, or a scenario file (relative to this file)
-    service = "xdr"           # xdr or hunting: the service chosen on the Welcome step
+    service = "xdr"           # xdr, hunting or mdr: the service chosen on the Welcome step
     size = [100, 30]          # terminal columns and rows
     approval = "on_demand"    # optional: how the fake tenant approves device codes (default: the scenario's)
 
     [[step]]                  # a step does, in this order, what it names (at least one of them):
     focus = "#next"           #   focus the widget with this id
     click = "#accept"         #   click the widget with this id
+    type = "soc@contoso.com"  #   type this text into the focused widget (one key press per character)
     press = ["end", "tab"]    #   press keys (Textual key names: enter, escape, tab, space, ctrl+n, a, ...)
     wait = { step = "terms" } #   wait until every condition in the table holds (see WAIT_KEYS)
     screenshot = "terms"      #   then write DIR/terms.svg
@@ -27,7 +28,8 @@ from dex_tui.errors import UsageError
 from dex_tui.tomlfile import load_toml
 
 HEADER_KEYS = ("title", "scenario", "service", "size", "approval")
-STEP_KEYS = ("focus", "click", "press", "wait", "screenshot")
+STEP_KEYS = ("focus", "click", "type", "press", "wait", "screenshot")
+MAX_TYPED = 200
 WAIT_KEYS = {
     "step": "a wizard step id: the step is shown, with no dialog over it",
     "dialog": "a dialog on top: error, skip-role, help, export, check-detail, confirm, link, or none",
@@ -36,11 +38,11 @@ WAIT_KEYS = {
     "check": "a check id that has a result (with status: that result's status)",
     "status": "with check: pass, warn, fail, unknown, skipped or info",
     "text": "text the screen shows (spaces and line breaks are not significant)",
-    "watch_rounds": "n: the licence or access step has looked at the tenant at least n times",
+    "watch_rounds": "n: a step that looks at the tenant (licence, access, exclusions, Teams, ...) has looked n times",
     "timeout": "seconds to wait at most (default 15)",
 }
 DIALOG_NAMES = ("error", "skip-role", "help", "export", "check-detail", "confirm", "link", "none")
-SERVICES = ("xdr", "hunting")
+SERVICES = ("xdr", "hunting", "mdr")
 DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 300.0
 KEY_NAMES = frozenset({
@@ -97,6 +99,7 @@ class Step:
     where: str
     focus: str | None = None
     click: str | None = None
+    typed: str = ""  # the step's ``type``
     press: tuple[str, ...] = ()
     wait: Wait | None = None
     screenshot: str | None = None
@@ -274,7 +277,7 @@ class _Reader:
             raise self.fail(f"an empty step; give at least one of: {', '.join(STEP_KEYS)}.", step=number)
         where = self._where(self.step_lines[number - 1] if number <= len(self.step_lines) else None, number)
         return Step(where=where, focus=self.widget(item, "focus", number), click=self.widget(item, "click", number),
-                    press=self.press(item, number), wait=self.wait(item, number),
+                    typed=self.typed(item, number), press=self.press(item, number), wait=self.wait(item, number),
                     screenshot=self.shot(item, number))
 
     def widget(self, item: dict[str, Any], key: str, number: int) -> str | None:
@@ -283,6 +286,15 @@ class _Reader:
         value = item[key]
         if not isinstance(value, str) or not _WIDGET_ID.match(value):
             raise self.fail(f"{key} must be a widget id such as \"#next\", not {value!r}.", key=key, step=number)
+        return value
+
+    def typed(self, item: dict[str, Any], number: int) -> str:
+        if "type" not in item:
+            return ""
+        value = item["type"]
+        if not isinstance(value, str) or not value or len(value) > MAX_TYPED or not value.isprintable():
+            raise self.fail(f"type must be one line of printable text (1-{MAX_TYPED} characters), not {value!r}.",
+                            key="type", step=number)
         return value
 
     def press(self, item: dict[str, Any], number: int) -> tuple[str, ...]:
@@ -309,7 +321,7 @@ class _Reader:
         return value
 
     def wait(self, item: dict[str, Any], number: int) -> Wait | None:
-        from dex_tui.catalogue import CHECK_IDS
+        from dex_tui.catalogue import ALL_CHECK_IDS
         from dex_tui.flow import step_ids
         from dex_tui.results import Status
 
@@ -349,7 +361,7 @@ class _Reader:
             raise self.fail(f"wait.timeout must be seconds (more than 0, at most {MAX_TIMEOUT:g}), not {timeout!r}.",
                             key="timeout", step=number)
         status = choice("status", [s.value for s in Status])
-        check = choice("check", list(CHECK_IDS))
+        check = choice("check", list(ALL_CHECK_IDS))
         if status and not check:
             raise self.fail("wait.status needs wait.check (the check whose status to wait for).", key="status",
                             step=number)

@@ -45,6 +45,7 @@ from screens.workers import as_dex_error
 if TYPE_CHECKING:  # the sign-in, Graph, checks and report stack loads after the first screen (start-up time)
     from datetime import date
 
+    from dex_tui.answers import Answers, Confirmation
     from dex_tui.auth import SignedIn
     from dex_tui.demo import FakeCloud
     from dex_tui.demo_controls import DemoControls
@@ -68,7 +69,7 @@ class WizardApp(WizardCommands):
                  browser: bool | None = None, theme: str | None = None, fake_cloud: FakeCloud | None = None,
                  demo: DemoControls | None = None, cache_store: TokenCacheStore | None = None,
                  graph_options: dict[str, Any] | None = None, preload: bool = False,
-                 session: WizardSession | None = None, argv: Sequence[str] = ()) -> None:
+                 session: WizardSession | None = None, argv: Sequence[str] = (), service: str | None = None) -> None:
         """``clock`` drives countdowns and ``now_iso`` stamps confirmations (default: the wall clock,
         or the demo scenario's fixed time); inject frozen ones for snapshots. ``browser`` forces
         whether a browser may be started (default: only on a local desktop, never in demo mode).
@@ -77,7 +78,8 @@ class WizardApp(WizardCommands):
         runs); ``graph_options`` go to the Graph client (tests pass ``sleep`` so retries never wait);
         ``preload`` imports the later steps in the background once the first screen is drawn;
         ``session`` is a session built already (then the other session options are not used); ``argv``
-        is the command line it was started with (the quit dialog names the command that resumes)."""
+        is the command line it was started with (the quit dialog names the command that resumes); ``service`` (``--service``) is chosen on
+        the Welcome step before it is shown."""
         early_theme = bool(theme) and theme in BUILTIN_THEMES
         if early_theme:
             # Chosen before App.__init__ builds the stylesheet from the theme's variables: set later,
@@ -93,6 +95,8 @@ class WizardApp(WizardCommands):
         self.core = session or WizardSession(settings, restart=restart, now_iso=now_iso, demo=demo,
                                              fake_cloud=fake_cloud, cache_store=cache_store,
                                              graph_options=graph_options, notify=self._notice)
+        if service is not None and service != self.core.state.answers.service:
+            self.core.choose_target(service=service, cloud=self.core.cloud_choice, tenant=self.core.tenant_choice)
         self.browser_allowed = (can_start_browser() and not settings.is_demo) if browser is None else browser
         if settings.is_demo:
             self.animation_level = "none"
@@ -163,6 +167,10 @@ class WizardApp(WizardCommands):
     def confirm(self, step_id: str, **details: Any) -> None:
         """The operator confirmed what ``step_id`` asks (recorded with who and when, and audited)."""
         self.answers_changed(self.core.confirm(step_id, **details))
+
+    def record_choice(self, step_id: str, change: Callable[[Answers, Confirmation], Answers], **details: Any) -> None:
+        """The operator recorded a choice no API shows on ``step_id`` (see :meth:`WizardSession.record_choice`)."""
+        self.answers_changed(self.core.record_choice(step_id, change, **details))
 
     def decide_role(self, role: str, granted: bool, *, reason: str = "", expires: date | None = None) -> None:
         """Grant or skip ``role`` (a skip with why and until when); a refused skip is an error, nothing changed."""
@@ -452,12 +460,14 @@ class WizardApp(WizardCommands):
                                       host=host_name(), last=self.core.last_export), chosen)
 
 
-def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None) -> int:
+def run_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), approval: str | None = None,
+               service: str | None = None) -> int:
     """Run the wizard in this terminal and return the exit code (130 after Ctrl+C). Once the terminal
     is back on its normal screen, print the summary (:mod:`dex_tui.exit_summary`); ``argv`` is the
     command line the wizard was started with, for the command that resumes; ``approval``: how the
-    demo answers device codes (default: when the operator presses a)."""
-    ended = _run_app(settings, restart, argv, approval)
+    demo answers device codes (default: when the operator presses a); ``service`` (``--service``) is
+    preselected on the Welcome step."""
+    ended = _run_app(settings, restart, argv, approval, service)
     print_exit_summary(ended.app, ended.code, argv)
     return ended.code
 
@@ -485,7 +495,8 @@ class _Ended:
     code: int
 
 
-def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: str | None) -> _Ended:
+def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: str | None,
+             service: str | None) -> _Ended:
     """Build the App and run it in this terminal until it ends (see :func:`run_wizard`)."""
     theme = None
     if not os.environ.get("TEXTUAL_THEME") and os.environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit"):
@@ -505,7 +516,7 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
     gc.freeze()
     gc.disable()
     try:
-        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, argv=argv)
+        app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, argv=argv, service=service)
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
         gc.enable()
         raise

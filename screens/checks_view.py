@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 from textual.widgets.data_table import RowKey
 
-from dex_tui.catalogue import catalogue
+from dex_tui.catalogue import ALL_CHECK_IDS, catalogue
 from dex_tui.results import CheckResult, Group, Status
 from screens.dialogs import FittedDialog
 from screens.scrolling import ReadingScroll
@@ -42,8 +42,9 @@ def badge(status: str) -> Text:
 
 
 def checks_for(service: str) -> list[str]:
-    """Ids of the checks that apply to ``service``, in the catalogue's stable order."""
-    return [info.id for info in catalogue().checks.values() if service in info.services]
+    """Ids of the checks that apply to ``service`` (today's flows' checks too), in the stable report order."""
+    infos = catalogue().all_checks or catalogue().checks
+    return [check_id for check_id in ALL_CHECK_IDS if service in infos[check_id].services]
 
 
 Cells = tuple[Text, Text, Text]
@@ -153,7 +154,7 @@ class ChecksTable(DataTable[Any]):
 
     def _rows(self) -> list[tuple[str, Cells]]:
         """Every row (group titles included) in order: its key and its three cells."""
-        infos = catalogue().checks
+        infos = catalogue().all_checks or catalogue().checks
         results, later = self.results, self.later
         rows: list[tuple[str, Cells]] = []
         for group in (Group.REQUIRED, Group.COVERAGE, Group.INFORMATION):

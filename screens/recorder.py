@@ -87,7 +87,7 @@ async def _play(walkthrough: Walkthrough, output: Path) -> list[Path]:
 
 
 async def _do(app: WizardApp, pilot: Pilot[Any], step: Step) -> None:
-    """One step: focus, click, press, wait (in that order)."""
+    """One step: focus, click, type, press, wait (in that order)."""
     if step.focus:
         _widget(app, step.focus, step).focus()
         await pilot.pause()
@@ -98,6 +98,9 @@ async def _do(app: WizardApp, pilot: Pilot[Any], step: Step) -> None:
         except OutOfBounds as exc:
             raise _not_as_written(f"{step.where}: {step.click} is not visible on the screen, so it cannot be "
                                   "clicked.", app) from exc
+    if step.typed:
+        await pilot.press(*step.typed)
+        await pilot.pause()
     if step.press:
         await pilot.press(*step.press)
         await pilot.pause()

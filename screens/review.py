@@ -14,15 +14,19 @@ from textual.widgets import Label, Static
 
 from dex_tui.acknowledgements import ROLES_CHECK, Outcome, acknowledgeable, counting, verdict_words
 from dex_tui.answers import Answers, role_label
-from dex_tui.catalogue import CHECK_IDS
+from dex_tui.catalogue import check_ids_for
 from dex_tui.drift import Drift, listed_changes
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow
 from dex_tui.report import verdict_for
 from dex_tui.results import CheckResult, Group, Status
 from screens.base import StepScreen, role_warning
 from screens.checks_view import GROUP_TITLES, CheckDetailDialog, badge, checks_for, group_of
+from screens.recorded_choices import recorded_lines
 from screens.scrolling import ReadingScroll
 from screens.text import plain, tenant
+
+SERVICE_NAMES = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting",
+                 "mdr": "Defender Experts MDR"}
 
 
 class ReviewScreen(StepScreen):
@@ -61,7 +65,7 @@ class ReviewScreen(StepScreen):
     def results_changed(self) -> None:
         wizard = self.wizard
         answers = wizard.flow.answers
-        ids = CHECK_IDS  # every check, those skipped for this service too (with why)
+        ids = check_ids_for(answers.service)  # every check of the report, those skipped for this service too
         results = [wizard.results[i] for i in grouped_ids(ids, wizard.results) if i in wizard.results]
         outcomes = wizard.core.acknowledgement_outcomes()  # the acknowledged checks do not count
         verdict = verdict_text(results, wizard.checks_running, len(ids), counting(results, outcomes),
@@ -139,7 +143,8 @@ class ReviewScreen(StepScreen):
         """Acknowledge a warning: the first one not acknowledged yet (then the first acknowledged one,
         to change or withdraw it); the dialog names the check."""
         core = self.wizard.core
-        results = [core.results[i] for i in CHECK_IDS if i in core.results and i != ROLES_CHECK]
+        results = [core.results[i] for i in check_ids_for(core.state.answers.service)
+                   if i in core.results and i != ROLES_CHECK]
         candidates = [r for r in results if acknowledgeable(r)]
         fresh = [r for r in candidates if r.id not in core.state.answers.acknowledgements]
         chosen = (fresh or candidates)[:1]
@@ -183,7 +188,7 @@ def verdict_text(results: list[CheckResult], running: bool, expected: int,
 def decisions_text(answers: Answers, flow: Flow) -> Text:
     """What the operator recorded: the service, each step's confirmation (``confirms`` in the flow, in
     its order), and on the roles step the roles and acknowledgements."""
-    service = {"xdr": "Defender Experts for XDR", "hunting": "Defender Experts for Hunting"}[answers.service]
+    service = SERVICE_NAMES.get(answers.service, answers.service)
     lines = [plain(f"Service: {service}")]
     for step in flow.confirming_steps():
         confirms, confirmation = step.confirms, answers.confirmation(step.id)
@@ -204,6 +209,7 @@ def decisions_text(answers: Answers, flow: Flow) -> Text:
             if granted is False and ack is not None:
                 line.append_text(plain(" (acknowledged by ") + tenant(ack.by) + plain(f" at {ack.at})"))
             lines.append(line)
+    lines += recorded_lines(answers)
     return Text("\n").join(lines)
 
 

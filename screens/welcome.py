@@ -16,9 +16,12 @@ from screens.text import plain, tenant
 from screens.toggles import Choice
 
 SERVICE_LABELS = {
-    "xdr": "Defender Experts for XDR (today: Defender Experts MDR)",
+    "mdr": "Defender Experts MDR (today's setup)",
+    "xdr": "Defender Experts for XDR (the 2022 preview flow)",
     "hunting": "Defender Experts for Hunting",
 }
+WHICH_SERVICE = ("MDR to onboard today; XDR to follow the 2022 preview documents; Hunting for proactive "
+                 "threat hunting only.")
 DETECT = "detect"
 
 INTRO = (
@@ -26,7 +29,8 @@ INTRO = (
     "settings. Progress is saved as you go: quit at any step and come back.\n"
     "✔ Checked live: licences, your roles, antivirus mode, the cloud, the experts' access and its "
     "conditional access policies.\n"
-    "✎ You confirm (no public API shows them): the terms, the licence order, the roles you grant."
+    "✎ You record (no public API shows them): the terms, the licence order, the roles or access levels "
+    "you grant, contacts and exclusions."
 )
 
 
@@ -48,6 +52,7 @@ class WelcomeScreen(StepScreen):
             with RadioSet(id="service"):
                 for service, label in SERVICE_LABELS.items():
                     yield Choice(label, value=wizard.flow.answers.service == service, id=f"service-{service}")
+            yield Static(plain(WHICH_SERVICE, style="italic"), id="which-service")
             yield Label("Cloud", classes="field-label")
             options = [("Detect from the tenant (recommended)", DETECT)]
             options += [(get_cloud(name).label, name) for name in CLOUD_NAMES]

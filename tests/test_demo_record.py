@@ -47,12 +47,34 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "hunting-welcome": ["Defender Experts for Hunting", "scenario 'gcc'"],
         "hunting-signed-in": ["US Government Community (GCC)", "admin@contosogov.onmicrosoft.com"],
         "hunting-eligibility": ["Checked at 2025-06-02T09:00:00Z", "✔ pass"],
-        "hunting-licence": ["Step 5/6 · Licence"],
-        "hunting-review": ["Step 6/6 · Review", "Service: Defender Experts for Hunting",
-                           "Ready: every required check passed"],
+        "hunting-licence": ["Step 5/8 · Licence"],
+        "hunting-contacts": ["Step 6/8 · Notification contacts", "Primary contact: soc@contosogov.com",
+                             "Backup contacts: oncall@contosogov.com"],
+        "hunting-sample": ["Step 7/8 · Sample notification", "✔ pass", "The test incident arrived"],
+        "hunting-review": ["Step 8/8 · Review", "Service: Defender Experts for Hunting",
+                           "Ready: every required check passed", "primary: soc@contosogov.com"],
+    },
+    "mdr-ready": {
+        "mdr-welcome": ["Step 1/10 · Welcome", "Defender Experts MDR (today's setup)", "MDR to onboard today"],
+        "mdr-eligibility": ["Covered products licensed", "→ Permissions step"],
+        "mdr-permissions": ["Respond directly to active threats · Security Operator",
+                            "Recorded by admin@contoso.onmicrosoft.com at 2025-06-02T09:00:00Z"],
+        "mdr-exclusions": ["Every recorded exclusion group exists", "VIP Executives"],
+        "mdr-contacts": ["Incident notification contacts: soc@contoso.com",
+                         "Service review contacts: ciso@contoso.com"],
+        "mdr-teams": ["The Defender Experts team exists", "Communicate on Teams recorded by"],
+        "mdr-readiness": ["270 onboarded devices for 270 Defender for Endpoint P2 seats", "Actions needed"],
+        "mdr-review": ["Step 10/10 · Review", "Ready: every required check passed", "Service: Defender Experts MDR",
+                       "Access levels: Security Reader and Security Operator"],
+    },
+    "mdr-skip-operator": {
+        "mdr-skip-operator-warning": ["Skip Security Operator?", "Isolate a device", "Soft-delete emails"],
+        "mdr-skip-contacts-with-warning": ["Security operator skipped: the experts cannot isolate a device"],
+        "mdr-skip-review": ["Security Operator left out", "Ready with warnings"],
     },
 }
-REVIEWS = {"xdr-all-roles": "xdr-review", "xdr-skip-optional-roles": "skip-review", "hunting": "hunting-review"}
+REVIEWS = {"xdr-all-roles": "xdr-review", "xdr-skip-optional-roles": "skip-review", "hunting": "hunting-review",
+           "mdr-ready": "mdr-review", "mdr-skip-operator": "mdr-skip-review"}
 
 
 def svg_text(svg: str) -> str:
@@ -73,7 +95,7 @@ def record(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, st
     return code, out, err
 
 
-def test_three_walkthroughs_are_bundled() -> None:
+def test_the_walkthroughs_are_bundled() -> None:
     assert set(bundled_names()) >= set(EXPECTED)
     assert set(DIALOGS) | {"none"} == set(DIALOG_NAMES)
 
@@ -133,7 +155,7 @@ def test_recording_is_the_same_at_every_run_and_replaces_files(recording: Record
     walkthrough = resolve_walkthrough("hunting")
     assert record(capsys, str(walkthrough), "--output", "again")[0] == 0  # a path works as well as a name
     again = {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()}
-    assert len(again) == 5
+    assert len(again) == 7
     assert again == {name: (recording.output / name).read_bytes() for name in again}
     assert (tmp_path / "again" / "hunting-review.svg").stat().st_mode & 0o777 == 0o644
 
@@ -142,7 +164,9 @@ GOOD_HEADER = '[walkthrough]\nscenario = "ready"\nservice = "xdr"\nsize = [80, 2
 BAD_FILES = [
     ("not toml", GOOD_HEADER + "[[step]\n", ["not valid TOML", "line 5"]),
     ("unknown step key", GOOD_HEADER + '\n[[step]]\nscreenshot = "a"\n\n[[step]]\nprss = ["enter"]\n',
-     ["line 10 (step 2)", "unknown key 'prss'", "focus, click, press, wait, screenshot"]),
+     ["line 10 (step 2)", "unknown key 'prss'", "focus, click, type, press, wait, screenshot"]),
+    ("type not text", GOOD_HEADER + '\n[[step]]\ntype = ["a"]\nscreenshot = "a"\n',
+     ["line 7 (step 1)", "type must be one line of printable text"]),
     ("bad key name", GOOD_HEADER + '\n[[step]]\npress = ["ctrl+n", "enterr"]\nscreenshot = "a"\n',
      ["line 7 (step 1)", "press: 'enterr' is not a key name"]),
     ("unknown step id", GOOD_HEADER + '\n[[step]]\nscreenshot = "a"\nwait = { step = "finale" }\n',
@@ -155,8 +179,8 @@ BAD_FILES = [
      ["line 2", "scenario 'nowhere'"]),
     ("size", GOOD_HEADER.replace("[80, 24]", "[20, 5]") + '\n[[step]]\nscreenshot = "a"\n',
      ["line 4", "size must be [columns, rows]"]),
-    ("service", GOOD_HEADER.replace('"xdr"', '"mdr"') + '\n[[step]]\nscreenshot = "a"\n',
-     ["line 3", "service must be one of xdr, hunting"]),
+    ("service", GOOD_HEADER.replace('"xdr"', '"moon"') + '\n[[step]]\nscreenshot = "a"\n',
+     ["line 3", "service must be one of xdr, hunting, mdr"]),
     ("unknown header key", GOOD_HEADER + 'speed = 2\n\n[[step]]\nscreenshot = "a"\n',
      ["line 5", "unknown key 'speed' in [walkthrough]"]),
     ("missing header", '[[step]]\nscreenshot = "a"\n', ["the [walkthrough] table", "is missing"]),

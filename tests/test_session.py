@@ -33,9 +33,12 @@ WALK = textwrap.dedent('''
     from dex_tui.session import WizardSession
     from dex_tui.settings import Settings
 
-    service, state_dir = sys.argv[1], Path(sys.argv[2])
-    demo = DemoControls(FakeCloud(load_scenario("fresh"), sleep=lambda seconds: None))
-    session = WizardSession(Settings(demo="fresh", state_dir=state_dir), demo=demo)
+    from dex_tui import mdr_choices
+    from dex_tui.mdr_answers import Contact
+
+    service, state_dir, scenario = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    demo = DemoControls(FakeCloud(load_scenario(scenario), sleep=lambda seconds: None))
+    session = WizardSession(Settings(demo=scenario, state_dir=state_dir), demo=demo)
     visited, blocked = [session.state.step], []
 
     def next_step():
@@ -70,6 +73,34 @@ WALK = textwrap.dedent('''
             ids = session.flow.get("access").watches
             session.watch(ids, until=lambda results: True, on_round=session.merge_results,
                           is_cancelled=lambda: False)
+        if step == "hunting_contacts":
+            next_step()                           # blocked until the primary contact is recorded
+            session.record_choice(step, mdr_choices.hunting_contacts((Contact("soc@contoso.com", "primary"),
+                                                                      Contact("oncall@contoso.com", "backup"))))
+        if step == "hunting_sample":
+            session.perform_demo(step)            # Generate a sample notification, in the fake tenant
+            session.record_choice(step, mdr_choices.sample_sent)
+            session.watch(session.flow.get(step).watches, until=lambda results: True,
+                          on_round=session.merge_results, is_cancelled=lambda: False)
+        if step == "mdr_permissions":
+            next_step()                           # blocked until the access levels are recorded
+            session.record_choice(step, mdr_choices.access_levels(("security_reader",)), access_levels=["r"])
+            next_step()                           # blocked: Security Operator left out, not acknowledged
+            session.record_choice(step, mdr_choices.access_levels(("security_reader",), acknowledged=True))
+            session.perform_demo(step)            # Give access, in the fake tenant
+        if step == "mdr_exclusions":
+            session.record_choice(step, mdr_choices.exclusions(("Servers",), ("VIP Executives",)))
+        if step == "mdr_contacts":
+            next_step()                           # blocked until the contacts are recorded
+            session.record_choice(step, mdr_choices.mdr_contacts((
+                Contact("soc@contoso.com", "incident_notification"), Contact("ciso@contoso.com", "service_review"))))
+        if step == "mdr_teams":
+            session.record_choice(step, mdr_choices.teams(True))
+            session.perform_demo(step)            # Communicate on Teams, in the fake tenant
+            session.record_choice(step, mdr_choices.teams(True, set_up=True))
+        if step in ("access", "mdr_exclusions", "mdr_teams", "mdr_readiness"):
+            session.watch(session.flow.get(step).watches, until=lambda results: True,
+                          on_round=session.merge_results, is_cancelled=lambda: False)
         move = next_step()
         if move.finished is not None:
             break
@@ -83,8 +114,9 @@ WALK = textwrap.dedent('''
 ''')
 
 
-def walk(service: str, state_dir: Path) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", WALK, service, str(state_dir)], capture_output=True, text=True,
+def walk(service: str, state_dir: Path, scenario: str = "fresh") -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", WALK, service, str(state_dir), scenario], capture_output=True,
+                          text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -106,12 +138,42 @@ def test_the_whole_xdr_flow_runs_through_the_session_without_textual(tmp_path: P
 def test_the_whole_hunting_flow_runs_through_the_session_without_textual(tmp_path: Path) -> None:
     result = walk("hunting", tmp_path)
     assert result["textual"] is False
-    assert result["visited"] == ["welcome", "signin", "eligibility", "terms", "license", "review"]
-    assert [step for step, _ in result["blocked"]] == ["signin", "terms"]  # type: ignore[union-attr]
-    assert result["events"] == ["terms_accepted", "license_confirmed"]
+    assert result["visited"] == ["welcome", "signin", "eligibility", "terms", "license", "hunting_contacts",
+                                 "hunting_sample", "review"]
+    assert [step for step, _ in result["blocked"]] == ["signin", "terms", "hunting_contacts"]  # type: ignore[union-attr]
+    assert result["events"] == ["terms_accepted", "license_confirmed", "hunting_contacts_recorded",
+                                "sample_notification_sent"]
     statuses = result["statuses"]
     assert isinstance(statuses, dict) and statuses["experts.roles"] == "skipped"
+    assert statuses["hunting.sample_notification"] == "pass"  # the demo's sample incident, found live
+    saved = result["saved"]
+    assert isinstance(saved, dict) and saved["hunting"]["contacts"][0] == {"address": "soc@contoso.com",
+                                                                          "for": "primary"}
+    assert set(saved) >= {"hunting_contacts", "hunting_sample"}  # who recorded them, and when
     assert result["exit"] == 0 and result["report"] == "ready"
+
+
+def test_the_whole_mdr_flow_runs_through_the_session_without_textual(tmp_path: Path) -> None:
+    result = walk("mdr", tmp_path, "mdr-ready")
+    assert result["textual"] is False
+    assert result["visited"] == ["welcome", "signin", "eligibility", "mdr_permissions", "mdr_exclusions",
+                                 "mdr_contacts", "mdr_teams", "access", "mdr_readiness", "review"]
+    blocked = result["blocked"]
+    assert isinstance(blocked, list) and [step for step, _ in blocked] == [
+        "signin", "mdr_permissions", "mdr_permissions", "mdr_contacts"]
+    assert blocked[2][1] == "Acknowledge what the experts cannot do without Security Operator, or grant it."
+    assert result["events"] == ["access_levels_recorded", "access_levels_recorded", "exclusions_recorded",
+                                "contacts_recorded", "teams_recorded", "teams_recorded"]
+    statuses = result["statuses"]
+    assert isinstance(statuses, dict)
+    assert {statuses[i] for i in ("exclusions.groups", "contacts.notification", "teams.ready",
+                                  "access.service_provider", "access.conditional_access")} == {"pass"}
+    assert statuses["experts.access_level"] == "warn"  # Security Operator left out, acknowledged
+    saved = result["saved"]
+    assert isinstance(saved, dict) and saved["mdr"]["access_levels"] == ["security_reader"]
+    assert saved["mdr"]["operator_skip_acknowledged"]["by"]
+    assert set(saved) >= {"mdr_permissions", "mdr_exclusions", "mdr_contacts", "mdr_teams"}
+    assert result["exit"] == 1 and result["report"] == "warnings"
 
 
 CONTACTS = '''

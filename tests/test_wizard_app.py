@@ -49,7 +49,7 @@ async def test_choosing_hunting_shortens_the_flow(state_dir: Path) -> None:
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.flow.step == "signin")
         assert app.flow.answers.service == "hunting"
-        assert "Step 2/6 · Sign in" in screen_text(app)
+        assert "Step 2/8 · Sign in" in screen_text(app)
 
 
 async def test_device_code_panel_countdown_copy_and_demo_approval(state_dir: Path) -> None:

@@ -21,7 +21,9 @@ ME = Confirmation("admin@contoso.com", "2026-11-24T10:00:00Z")
 
 def test_catalogue_has_every_step_with_title_purpose_and_help() -> None:
     ids = [s.id for s in all_steps()]
-    assert ids == ["welcome", "signin", "eligibility", "terms", "license", "permissions", "access", "review"]
+    assert ids == ["welcome", "signin", "eligibility", "terms", "license", "hunting_contacts", "hunting_sample",
+                   "permissions", "mdr_permissions", "mdr_exclusions", "mdr_contacts", "mdr_teams", "access",
+                   "mdr_readiness", "review"]
     for step in all_steps():
         assert step.title and step.help
         assert step.purpose.endswith(".") and step.purpose.count(". ") == 0  # one sentence
@@ -29,11 +31,11 @@ def test_catalogue_has_every_step_with_title_purpose_and_help() -> None:
 
 def test_hunting_skips_permissions_and_access() -> None:
     assert [s.id for s in steps_for("hunting")] == ["welcome", "signin", "eligibility", "terms", "license",
-                                                    "review"]
-    assert next_step("license", "hunting") == "review"
-    assert previous_step("review", "hunting") == "license"
+                                                    "hunting_contacts", "hunting_sample", "review"]
+    assert next_step("license", "hunting") == "hunting_contacts"
+    assert previous_step("review", "hunting") == "hunting_sample"
     assert next_step("license", "xdr") == "permissions"
-    assert step_number("review", "hunting") == (6, 6)
+    assert step_number("review", "hunting") == (8, 8)
     assert step_number("access", "xdr") == (7, 8)
     assert next_step("review", "xdr") is None and previous_step("welcome", "xdr") is None
 
@@ -82,13 +84,13 @@ def test_flow_state_moves_and_refuses_with_a_reason() -> None:
     assert state.step == "license"
     assert state.go_back().step == "terms"
     hunting = state.with_answers(Answers(service="hunting", confirmations={"terms": ME}))
-    assert hunting.go_next().step == "review"
+    assert hunting.go_next().step == "hunting_contacts"
     on_permissions = FlowState(step="permissions")
     assert on_permissions.with_answers(Answers(service="hunting")).step == "review"
 
 
 def test_later_steps_settle_their_checks() -> None:
-    from dex_tui.catalogue import CHECK_IDS
+    from dex_tui.catalogue import ALL_CHECK_IDS
     from dex_tui.flow import step_settling
 
     assert step_settling("experts.terms", "xdr").id == "terms"
@@ -96,4 +98,29 @@ def test_later_steps_settle_their_checks() -> None:
     assert step_settling("access.conditional_access", "hunting") is None
     assert step_settling("license.mde_p2", "xdr") is None
     settled = {c for step in all_steps() for c in step.checks}
-    assert settled <= set(CHECK_IDS)
+    assert settled <= set(ALL_CHECK_IDS)
+    assert step_settling("experts.access_level", "mdr").id == "mdr_permissions"
+    assert step_settling("access.conditional_access", "mdr").id == "access"
+    assert step_settling("hunting.sample_notification", "hunting").id == "hunting_sample"
+
+
+def test_mdr_has_todays_steps_and_no_terms_or_licence_order() -> None:
+    assert [s.id for s in steps_for("mdr")] == ["welcome", "signin", "eligibility", "mdr_permissions",
+                                                "mdr_exclusions", "mdr_contacts", "mdr_teams", "access",
+                                                "mdr_readiness", "review"]
+    assert applicable_step("terms", "mdr") == "mdr_permissions"
+    assert step_number("access", "mdr") == (8, 10)
+    for step in steps_for("mdr")[3:-1]:
+        assert step.link.startswith("https://") and "Defender Experts" in step.portal_path or step.id == "access"
+
+
+def test_mdr_permissions_gate_needs_levels_and_an_acknowledged_operator_skip() -> None:
+    from dex_tui.mdr_answers import MdrAnswers, Recorded
+
+    assert "access level" in leave_blocker("mdr_permissions", Answers(service="mdr"))
+    reader = MdrAnswers(access_levels=("security_reader",))
+    assert "Acknowledge" in leave_blocker("mdr_permissions", Answers(service="mdr", mdr=reader))
+    acked = MdrAnswers(access_levels=("security_reader",), operator_skip_acknowledged=Recorded(ME.by, ME.at))
+    assert leave_blocker("mdr_permissions", Answers(service="mdr", mdr=acked)) is None
+    both = MdrAnswers(access_levels=("security_reader", "security_operator"))
+    assert leave_blocker("mdr_permissions", Answers(service="mdr", mdr=both)) is None

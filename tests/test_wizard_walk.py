@@ -198,14 +198,33 @@ async def test_hunting_flow_has_no_permissions_or_access(state_dir: Path, tmp_pa
         await through_eligibility(app, pilot)
         await accept_terms(app, pilot)
         await reach(app, pilot, "license")
-        assert "Step 5/6" in screen_text(app)
+        assert "Step 5/8" in screen_text(app)
+        await pilot.press("ctrl+n")
+        await reach(app, pilot, "hunting_contacts")  # today's onboarding: contacts, then the sample
+        field = app.screen.query_one("#contacts-primary", Input)
+        field.focus()
+        await pilot.press(*"soc@contoso.com")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.flow.answers.confirmation("hunting_contacts") is not None)
+        await pilot.press("ctrl+n")
+        await reach(app, pilot, "hunting_sample")
+        await pilot.press("p")  # demo: Generate a sample notification in the fake portal
+        button = app.screen.query_one("#record-sample")
+        button.focus()
+        await wait_for(pilot, lambda: app.focused is button)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.results["hunting.sample_notification"].status == Status.PASS, timeout=10)
         await pilot.press("ctrl+n")
         await reach(app, pilot, "review")
         text = screen_text(app)
         assert "Defender Experts for Hunting" in text and "Roles:" not in text
+        assert "Notification contacts:" in text and "primary: soc@contoso.com" in text
         assert app.results["access.service_provider"].status == Status.SKIPPED
+        assert "Sample notification received" in app.screen.query_one("#all-checks").render().plain  # type: ignore[union-attr]
         await pilot.press("ctrl+n")
     assert app.return_value == 1  # the licence order was not confirmed
+    assert [r["event"] for r in app.core.audit.read()][-2:] == ["hunting_contacts_recorded",
+                                                                 "sample_notification_sent"]
 
 
 async def test_quit_mid_way_and_resume_keeps_the_answers(state_dir: Path) -> None:
