@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 DEMO_APPROVAL_POLLS = 8  # interactive demo: the device code is approved after ~8 s (or at once with "a")
 
 
+# How a demo portal action that the fake portal refused begins: a refusal stays on the step (it is
+# not a promise that a watch will see something).
+PORTAL_REFUSED = "Demo: the fake Defender portal refused"
+
 class DemoControls:
     """One demo run's fake tenant, seen through the actions an operator could take in its portals."""
 
@@ -135,7 +139,7 @@ class DemoControls:
         try:
             self.cloud.portal.communicate_on_teams()
         except PortalRefused as refused:
-            return f"Demo: the fake Defender portal refused Communicate on Teams: {refused}"
+            return f"{PORTAL_REFUSED} Communicate on Teams: {refused}"
         return ("Demo: Communicate on Teams was selected in the fake tenant: the Defender Experts team now "
                 "exists. Record it here with 'I selected Communicate on Teams'.")
 

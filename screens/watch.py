@@ -19,6 +19,7 @@ from textual import on, work
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from dex_tui.demo_controls import PORTAL_REFUSED
 from dex_tui.engine import WATCH_INTERVALS
 from dex_tui.errors import Interrupted
 from dex_tui.results import CheckResult
@@ -162,7 +163,8 @@ class WatchingStep(StepScreen):
 
     def action_demo_action(self) -> None:
         super().action_demo_action()
-        self._demo_promised = True
+        statuses = self.query("#portal-status")
+        self._demo_promised = bool(statuses) and not str(statuses.first(Static).render()).startswith(PORTAL_REFUSED)
 
     def watch_changed(self, note: str | None, next_in: float = 0.0) -> None:
         """Redraw after a round (or with ``note`` when the watch stopped)."""

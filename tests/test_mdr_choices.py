@@ -122,7 +122,8 @@ def test_service_before_a_command_is_refused_and_a_bad_one_named(capsys: pytest.
 def test_service_reaches_the_wizard(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
 
-    def fake_wizard(settings: Settings, restart: bool, service: str | None = None) -> int:
+    def fake_wizard(settings: Settings, restart: bool, argv: object = (), approval: str | None = None,
+                    service: str | None = None) -> int:
         seen.update(service=service, demo=settings.demo)
         return 0
 

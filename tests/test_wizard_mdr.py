@@ -165,7 +165,10 @@ async def test_leaving_out_security_operator_needs_the_acknowledgement(state_dir
         assert app.focused is dialog.query_one("#skip-ack")  # back on the box
         await pilot.press("space")
         await wait_for(pilot, lambda: dialog.query_one("#skip-ack", Checkbox).value)
-        await pilot.press("tab", "enter")  # Skip it
+        await pilot.press("tab", "enter")  # Skip it without a reason: refused, the dialog stays
+        await pilot.pause()
+        assert app.screen is dialog and app.flow.answers.mdr.operator_skip_acknowledged is None
+        await pilot.press(*"Our SOC responds", "enter")  # the reason, then Enter: Skip it
         await wait_for(pilot, lambda: app.screen is not dialog)
         await reach(app, pilot, "mdr_exclusions")
         mdr = app.flow.answers.mdr
@@ -180,6 +183,7 @@ async def test_leaving_out_security_operator_needs_the_acknowledgement(state_dir
     recorded = [r for r in app.core.audit.read() if r["event"] == "access_levels_recorded"]
     assert recorded[-1]["operator_skipped"] is True and recorded[-1]["acknowledged"] is True
     assert "Isolate a device" in recorded[-1]["lost"] and recorded[-1]["by"] == ME
+    assert recorded[-1]["reason"] == "Our SOC responds" and recorded[-1]["expires"] is None
 
 
 async def test_exclusion_group_synced_from_on_premises_fails_live(state_dir: Path) -> None:
