@@ -56,7 +56,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
     },
     "mdr-ready": {
         "mdr-welcome": ["Step 1/10 · Welcome", "Defender Experts MDR (today's setup)", "MDR to onboard today"],
-        "mdr-eligibility": ["Covered products licensed", "→ Permissions step"],
+        "mdr-eligibility": ["Covered products licensed", "To do in step 4, Permissions."],
         "mdr-permissions": ["Respond directly to active threats · Security Operator",
                             "Recorded by admin@contoso.onmicrosoft.com at 2025-06-02T09:00:00Z"],
         "mdr-exclusions": ["Every recorded exclusion group exists", "VIP Executives"],
@@ -70,7 +70,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
     "mdr-skip-operator": {
         "mdr-skip-operator-warning": ["Skip Security Operator?", "Isolate a device", "Soft-delete emails"],
         "mdr-skip-contacts-with-warning": ["Security operator skipped: the experts cannot isolate a device"],
-        "mdr-skip-review": ["Security Operator left out", "Ready with warnings"],
+        "mdr-skip-review": ["Access levels granted to the experts: Security Operator", "Ready with warnings"],
     },
 }
 REVIEWS = {"xdr-all-roles": "xdr-review", "xdr-skip-optional-roles": "skip-review", "hunting": "hunting-review",
