@@ -318,7 +318,8 @@ def test_the_demo_wizard_takes_an_approval_mode(monkeypatch, argv: list[str], de
 
     started: list[tuple[str | None, str | None]] = []
     monkeypatch.setattr(dex_tui.cli, "_start_wizard",
-                        lambda settings, restart, argv=(), approval=None: started.append((settings.demo, approval)) or 0)
+                        lambda settings, restart, argv=(), approval=None, service=None: started.append(
+                            (settings.demo, approval)) or 0)
     assert run(argv) == 0
     assert started == [(demo, approval)]
     assert dex_tui.cli.APPROVALS == APPROVAL_MODES
