@@ -20,8 +20,8 @@ from dex_tui.mdr_answers import Contact, MdrAnswers, Recorded
 from dex_tui.progress import Progress, ProgressStore, tenant_key
 from screens.app import WizardApp
 from screens.dialogs import SkipRoleDialog
-from tests.test_snap_support import SIZES, STATE_DIR, Drive, chain, dialog, keys, resume, until
-from tests.test_wizard_support import NOW, make_app, reach
+from tests.test_snap_support import STATE_DIR, Drive, chain, compare_app, dialog, keys, until
+from tests.test_wizard_support import NOW, make_app
 
 ORDER = [s.id for s in steps_for("mdr")]
 
@@ -66,20 +66,7 @@ def shoot_saved(request: pytest.FixtureRequest, scenario: str, size: str, drive:
     """As ``test_snap_support.shoot``, with the progress file saved already: the wizard resumes at the
     saved step (signing in) or opens on Welcome."""
     app = make_app(STATE_DIR, scenario, no_wait=True)
-
-    async def run_before(pilot: Pilot[Any]) -> None:
-        if app.core.resume_to is not None:
-            await resume(app, pilot, app.core.resume_to)
-        else:
-            await reach(app, pilot, "welcome")
-        if drive is not None:
-            await drive(app, pilot)
-        await pilot.pause()
-        toasts = list(app._notifications)  # no public accessor; a toast expires by wall clock
-        assert not toasts, f"a toast is showing at snapshot time: {[t.message for t in toasts]}"
-
-    snap_compare = request.getfixturevalue("snap_compare")
-    return bool(snap_compare(app, terminal_size=SIZES[size], run_before=run_before))
+    return compare_app(request, app, size, app.core.resume_to, drive)
 
 
 def mdr_shot(request: pytest.FixtureRequest, scenario: str, size: str, step: str, drive: Drive | None = None,

@@ -68,6 +68,13 @@ def shoot(request: pytest.FixtureRequest, scenario: str, size: str, drive: Drive
     if start is not None:
         save_progress(scenario, start, choices)
     app = make_app(STATE_DIR, scenario, approval=approval, no_wait=True, **knobs)
+    return compare_app(request, app, size, start, drive)
+
+
+def compare_app(request: pytest.FixtureRequest, app: Any, size: str, start: str | None,
+                drive: Drive | None) -> bool:
+    """Take ``app`` to ``start`` (resumed there) or to Welcome, let ``drive`` act, and compare the
+    picture at ``size`` with the test's committed snapshot (no toast may be showing)."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         if start is not None:
