@@ -23,12 +23,12 @@ Pure: the entries are ``Answers.waivers()``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from dex_tui.answers import MAX_REASON, ROLE_KEYS, ROLES_CHECK, Acknowledgement, Answers
 from dex_tui.errors import UsageError
+from dex_tui.records import dataclass
 from dex_tui.results import CheckResult, Severity, Status
 
 _WAIVABLE = (Status.WARN, Status.FAIL, Status.UNKNOWN)

@@ -10,7 +10,7 @@ file can hold: a date in the future, an acknowledgement of skipping a role that 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from dex_tui import mdr_answers
 from dex_tui.errors import UsageError
 from dex_tui.mdr_answers import HuntingOnboarding, MdrAnswers
+from dex_tui.records import dataclass
 from dex_tui.safety import clean_text
 from dex_tui.stamps import refuse_future, utc_stamp
 

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,12 +28,10 @@ from urllib.parse import urlsplit
 
 import msal
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dex_tui.errors import SignInError, UsageError
 from dex_tui.localfiles import NotRegularFile, TooLarge, read_regular
+from dex_tui.records import dataclass
 from dex_tui.safety import clean_text
 from dex_tui.signin_errors import network_error
 
@@ -141,6 +139,11 @@ def _normal_thumbprint(text: str) -> str:
 def load_client_certificate(path: Path, *, source: str | None = None, thumbprint: str | None = None,
                             passphrase: str | None = None, now: datetime | None = None) -> ClientCertificate:
     """Read and check a PEM file holding an RSA private key and (normally) its certificate."""
+    # cryptography is imported here, not at the top: only a certificate sign-in needs it (~50 ms).
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     source = source or f"--client-certificate {str(path)!r}"
     data = _read_pem(path, source)
     if b"PRIVATE KEY-----" not in data:

@@ -21,7 +21,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from dex_tui.answers import utc_now_iso
 from dex_tui.errors import DexError, UsageError
 from dex_tui.flow import Flow, default_flow
 from dex_tui.localfiles import UnsafePath, append_whole, open_private, private_folder, read_private
+from dex_tui.records import dataclass
 
 AUDIT_VERSION = 1
 MAX_TRAIL_READ = 64 * 1024 * 1024  # about 200,000 decisions; a trail is a few KB

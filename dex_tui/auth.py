@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from dex_tui.device_code_poll import bound_flow
 from dex_tui.directory_roles import may_manage_defender_experts, role_names
 from dex_tui.errors import DexError, SignInError
 from dex_tui.http import parse_retry_after
+from dex_tui.records import dataclass
 from dex_tui.safety import clean_text, endpoint_hosts, is_allowed_link
 from dex_tui.scopes import GRAPH_SCOPES, MDE_SCOPE_NAME, REQUIREMENTS
 from dex_tui.settings import is_guid

@@ -6,7 +6,6 @@ The wizard shows the same role texts as the checks by reading them from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -14,6 +13,7 @@ from dex_tui.answers import OPTIONAL_ROLES, SERVICES
 from dex_tui.assets import load_toml_asset
 from dex_tui.directory_roles import ROLE_NAMES as DIRECTORY_ROLES
 from dex_tui.errors import InternalError
+from dex_tui.records import dataclass
 from dex_tui.results import Group, Remediation, Severity, Source
 
 CHECK_IDS: tuple[str, ...] = (

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from dex_tui.answers import ROLE_KEYS, Acknowledgement, Answers, Confirmation
 from dex_tui.catalogue import ALL_CHECK_IDS, CHECK_IDS, catalogue, check_ids_for
 from dex_tui.directory_roles import GLOBAL_ADMINISTRATOR, SECURITY_ADMINISTRATOR
+from dex_tui.records import dataclass
 from dex_tui.results import CheckResult, Remediation, Status
 from dex_tui.safety import clean_text
 from dex_tui.tenant_facts import (

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from dex_tui.assets import load_toml_asset
+from dex_tui.records import dataclass
 
 CLOUD_NAMES = ("commercial", "gcc", "gcchigh", "dod", "china")
 

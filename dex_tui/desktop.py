@@ -19,8 +19,9 @@ import re
 import struct
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from dex_tui.records import dataclass
 
 SSH_VARIABLES = ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT")
 # The SSH daemon's process names: ``sshd``, and OpenSSH 9.8's per-session ``sshd-session`` (a

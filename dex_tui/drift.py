@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 from dex_tui.errors import ExitCode, UsageError
 from dex_tui.localfiles import NotRegularFile, TooLarge, read_regular
+from dex_tui.records import dataclass
 from dex_tui.results import Status
 from dex_tui.safety import clean_text
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +33,7 @@ from dex_tui import hunting, mde_paging, read_scheduler
 from dex_tui.graph import GRAPH, MDE, BatchRequest, BatchResponse, GraphClient, GraphError
 from dex_tui.hunting import ONBOARDED_BY_HEALTH
 from dex_tui.read_scheduler import ReadSpec
+from dex_tui.records import dataclass
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import is_guid
 from dex_tui.tenant_facts import (

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import cache
 from pathlib import Path
 
 from dex_tui.answers import OPTIONAL_ROLES, SERVICES, Answers, role_label
 from dex_tui.assets import asset_path
 from dex_tui.errors import InternalError
+from dex_tui.records import dataclass
 
 _STEP_FIELDS = ("id", "title", "purpose", "services", "help")
 _OPTIONAL_FIELDS = ("link", "link_label", "portal_path", "checks", "screen", "watches", "gate", "gate_hint",

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -26,6 +26,7 @@ from dex_tui.bounded_read import DeadlineExceeded, ResponseTooLarge, TransportLi
 from dex_tui.errors import CannotEvaluate, Interrupted
 from dex_tui.http import parse_retry_after
 from dex_tui.json_stream import value_elements_in_turns
+from dex_tui.records import dataclass
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.settings import Endpoints
 from dex_tui.url_origin import origin_problem

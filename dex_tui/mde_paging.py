@@ -21,12 +21,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from dex_tui.graph import MDE, GraphClient, GraphError, Page
+from dex_tui.records import dataclass
 from dex_tui.url_origin import origin_problem
 
 WINDOW = 2  # pages in flight at once after the first: each ~9 MB of JSON, held with its decoded text

@@ -9,10 +9,11 @@ Facts: reference/mdr-today.md ("Today's MDR setup, step by step"; "Hunting today
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from dex_tui.errors import UsageError
+from dex_tui.records import dataclass
 from dex_tui.stamps import utc_stamp
 
 ACCESS_LEVELS = ("security_reader", "security_operator")  # "Investigate…" / "Respond directly…" (§1.3)

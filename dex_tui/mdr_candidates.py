@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from dex_tui.errors import Interrupted
 from dex_tui.graph import GRAPH, MDE, GraphClient, GraphError
 from dex_tui.mdr_facts import GROUP_SELECT, MDE_PAGE_SIZE
+from dex_tui.records import dataclass
 
 MAX_MACHINE_PAGES = 10  # 100,000 devices
 MAX_GROUPS = 2_000

@@ -5,7 +5,8 @@ HTTP layer. The reads themselves are in ``dex_tui.mdr_reads``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from dex_tui.records import dataclass
 
 ANSWERS_INPUT = "answers"
 SCOPED_USERS_GROUP = "Defender_Experts_Scoped_Coverage_Users"  # exact name (mdr-scoped-coverage, 08/01/2025)

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from dex_tui.localfiles import (
     read_private,
     take_lock,
 )
+from dex_tui.records import dataclass
 
 if TYPE_CHECKING:
     from dex_tui.flow import Flow

@@ -13,12 +13,12 @@ import concurrent.futures as cf
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from dex_tui.errors import DexError, Interrupted
 from dex_tui.graph import GraphClient, GraphError
+from dex_tui.records import dataclass
 from dex_tui.scopes import REQUIREMENTS
 from dex_tui.tenant_facts import CloudInfo, ReadResult, TenantFacts, utc_stamp
 

@@ -5,9 +5,11 @@ Check ids, statuses and severities are a contract other tools parse (README, "Re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
+
+from dex_tui.records import dataclass
 
 
 class Status(StrEnum):

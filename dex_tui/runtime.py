@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -29,6 +28,7 @@ from dex_tui.auth import Authenticator, SignedIn, classify_flow_error
 from dex_tui.clouds import Cloud, detect_cloud, get_cloud
 from dex_tui.errors import CannotEvaluate, NetworkError
 from dex_tui.http import build_session
+from dex_tui.records import dataclass
 from dex_tui.safety import clean_text, endpoint_hosts
 from dex_tui.scopes import mde_scopes
 from dex_tui.settings import Endpoints, Settings

@@ -4,7 +4,7 @@ and which Graph or Defender for Endpoint read needs which permission and directo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dex_tui.records import dataclass
 
 # Asked once, together, for the Graph resource (MSAL adds openid, profile and offline_access itself).
 GRAPH_SCOPES: tuple[str, ...] = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +24,7 @@ from dex_tui.audit import AuditTrail, AuditWriteError, audit_path, events_for
 from dex_tui.errors import DexError, ExitCode
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow, FlowState, default_flow
 from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
+from dex_tui.records import dataclass
 from dex_tui.runs import RunStore
 from dex_tui.settings import Settings
 

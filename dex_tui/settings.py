@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from dex_tui import TOOL_NAME
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
 from dex_tui.localfiles import TooLarge, read_bounded
+from dex_tui.records import dataclass
 from dex_tui.tomlfile import load_toml
 
 # Microsoft Graph Command Line Tools: a Microsoft first-party public client present in every

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeVar
 
+from dex_tui.records import dataclass
 from dex_tui.signin_errors import IdentityProviderUnavailable, SignInCancelled
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,13 @@ Plain data with no I/O: the checks, the report and the UI use these without the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from dex_tui.clouds import get_cloud
+from dex_tui.records import dataclass
 
 
 @dataclass(frozen=True)

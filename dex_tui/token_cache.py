@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +32,7 @@ import msal
 
 from dex_tui import TOOL_NAME
 from dex_tui.localfiles import TooLarge, UnsafePath, private_folder, read_private, writable_folder
+from dex_tui.records import dataclass
 
 KEYRING_SERVICE = TOOL_NAME
 KEYRING_USERNAME = "token-cache-key"

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import DexError, UsageError
 from dex_tui.localfiles import MAX_INPUT_FILE, TooLarge, read_bounded
+from dex_tui.records import dataclass
 
 ErrorFactory = Callable[[str], DexError]
 

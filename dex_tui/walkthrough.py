@@ -20,11 +20,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dex_tui.errors import UsageError
+from dex_tui.records import dataclass
 from dex_tui.tomlfile import load_toml
 
 HEADER_KEYS = ("title", "scenario", "service", "size", "approval")

@@ -15,13 +15,14 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from dex_tui.records import dataclass
 
 MAX_ASSERTION = 16 * 1024  # an assertion with an x5c chain of two certificates is about 4 KB
 CLOCK_SKEW = 300

@@ -8,9 +8,8 @@ say so in their names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dex_tui.directory_roles import ROLE_NAMES
+from dex_tui.records import dataclass
 
 # Directory roles: display name -> role template id (domain.md §4.10). Built-in roleDefinitionId
 # equals the template id.

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from dex_tui.records import dataclass
 
 CA_NAME = "dex-tui demo CA (not trusted anywhere else)"
 _VALID_BEFORE = datetime.timedelta(hours=1)  # a clock a little behind still accepts it

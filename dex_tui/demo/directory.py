@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from dex_tui.demo.catalogue import EXPERTS_SKUS, ROLE_DESCRIPTIONS, ROLE_TEMPLATES
@@ -26,6 +26,7 @@ from dex_tui.demo.scenario import (
     Sku,
     stable_id,
 )
+from dex_tui.records import dataclass
 
 _FIRST = ("Adele", "Alex", "Allan", "Christie", "Debra", "Diego", "Emily", "Enrico", "Grady", "Henrietta",
           "Irvin", "Isaiah", "Johanna", "Joni", "Lee", "Lidia", "Lynne", "Megan", "Miriam", "Nestor",

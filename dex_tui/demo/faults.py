@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from dex_tui.demo.scenario import Fault
+from dex_tui.records import dataclass
 
 
 @dataclass

@@ -6,10 +6,10 @@ is arithmetic, and listing a page builds only that page's objects.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from dex_tui.demo.odata import Node, evaluate, properties
+from dex_tui.records import dataclass
 
 
 @dataclass(frozen=True)

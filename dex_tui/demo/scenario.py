@@ -11,7 +11,7 @@ import copy
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +26,7 @@ from dex_tui.demo.catalogue import (
     SKUS,
 )
 from dex_tui.errors import UsageError
+from dex_tui.records import dataclass
 from dex_tui.settings import is_guid
 from dex_tui.tomlfile import TomlFile, load_toml
 

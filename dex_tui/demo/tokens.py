@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from dex_tui.records import dataclass
 
 
 def b64url(data: bytes) -> str:
