@@ -1,0 +1,21 @@
+"""The per-user folders dex-tui reads and writes, without importing platformdirs on Linux."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("state, config", [(None, None), ("/x/state", "/x/config"), ("  ", "")])
+def test_the_user_folders_are_where_platformdirs_puts_them(monkeypatch: pytest.MonkeyPatch, state: str | None,
+                                                           config: str | None) -> None:
+    import platformdirs
+
+    from dex_tui.settings import _user_dir
+
+    for variable, value in (("XDG_STATE_HOME", state), ("XDG_CONFIG_HOME", config)):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+    assert str(_user_dir("state")) == platformdirs.user_state_dir("dex-tui", appauthor=False)
+    assert str(_user_dir("config")) == platformdirs.user_config_dir("dex-tui", appauthor=False)
