@@ -10,7 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from dex_tui.asset_cache import cached_parse
 from dex_tui.errors import InternalError
+from dex_tui.localfiles import read_bounded
 from dex_tui.tomlfile import load_toml
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -34,6 +36,16 @@ def asset_path(*parts: str) -> Path:
 
 
 def load_toml_asset(*parts: str) -> dict[str, Any]:
-    """Read a shipped TOML file; a broken one is an internal error, not a traceback."""
-    return load_toml(asset_path(*parts), "shipped data file",
-                     error=lambda text: InternalError(text, next_step="Reinstall dex-tui.")).data
+    """Read a shipped TOML file (parsed once per content, see :mod:`dex_tui.asset_cache`); a broken one
+    is an internal error, not a traceback."""
+    path = asset_path(*parts)
+
+    def parse() -> dict[str, Any]:
+        return load_toml(path, "shipped data file",
+                         error=lambda text: InternalError(text, next_step="Reinstall dex-tui.")).data
+
+    try:
+        raw = read_bounded(path)
+    except OSError:
+        return parse()  # which names the problem
+    return cached_parse(path, raw, parse)

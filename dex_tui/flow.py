@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from dex_tui.answers import OPTIONAL_ROLES, SERVICES, Answers, role_label
+from dex_tui.asset_cache import cached_parse
 from dex_tui.assets import asset_path
 from dex_tui.errors import InternalError
 from dex_tui.records import dataclass
@@ -200,7 +201,8 @@ class Flow:
     def load(cls, path: Path) -> Flow:
         """Read and validate a flow file; a broken one is an internal error naming the file and step."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw_bytes = path.read_bytes()
+            data = cached_parse(path, raw_bytes, lambda: tomllib.loads(raw_bytes.decode("utf-8")))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InternalError(f"The flow file {path} cannot be read: {exc}", next_step="Reinstall dex-tui.") from exc
         raw = data.get("step")

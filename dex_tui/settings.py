@@ -7,18 +7,17 @@ from __future__ import annotations
 import os
 import re
 import ssl
-import sys
 from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dex_tui import TOOL_NAME
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
 from dex_tui.localfiles import TooLarge, read_bounded
 from dex_tui.records import dataclass
 from dex_tui.tomlfile import load_toml
+from dex_tui.user_dirs import user_dir
 
 # Microsoft Graph Command Line Tools: a Microsoft first-party public client present in every
 # commercial tenant that allows device code and asks for delegated scopes dynamically, so a tenant
@@ -101,7 +100,7 @@ class Settings:
         """Where progress, the audit trail and the token cache file live."""
         if self.state_dir:
             return self.state_dir
-        return _user_dir("state")
+        return user_dir("state")
 
     def with_cloud(self, cloud: str) -> Settings:
         return replace(self, cloud=cloud)
@@ -109,24 +108,8 @@ class Settings:
 
 def default_config_path() -> Path:
     """The config file looked for when neither ``--config`` nor ``DEX_TUI_CONFIG`` is given."""
-    return _user_dir("config") / "config.toml"
+    return user_dir("config") / "config.toml"
 
-
-# The XDG base directories platformdirs uses on Linux and the BSDs: variable, default under the home.
-_XDG = {"state": ("XDG_STATE_HOME", ".local/state"), "config": ("XDG_CONFIG_HOME", ".config")}
-
-
-def _user_dir(kind: str) -> Path:
-    """The tool's per-user state or config folder: the XDG rule, read directly on Linux (importing
-    platformdirs costs ~10 ms of regular expressions at every start), platformdirs elsewhere."""
-    if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        variable, default = _XDG[kind]
-        base = os.environ.get(variable, "").strip()
-        return Path(base or os.path.expanduser(f"~/{default}")) / TOOL_NAME
-    import platformdirs
-
-    found = platformdirs.user_state_dir if kind == "state" else platformdirs.user_config_dir
-    return Path(found(TOOL_NAME, appauthor=False))
 
 
 def is_guid(value: str) -> bool:

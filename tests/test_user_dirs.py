@@ -10,12 +10,13 @@ def test_the_user_folders_are_where_platformdirs_puts_them(monkeypatch: pytest.M
                                                            config: str | None) -> None:
     import platformdirs
 
-    from dex_tui.settings import _user_dir
+    from dex_tui.user_dirs import user_dir
 
-    for variable, value in (("XDG_STATE_HOME", state), ("XDG_CONFIG_HOME", config)):
+    for variable, value in (("XDG_STATE_HOME", state), ("XDG_CONFIG_HOME", config), ("XDG_CACHE_HOME", state)):
         if value is None:
             monkeypatch.delenv(variable, raising=False)
         else:
             monkeypatch.setenv(variable, value)
-    assert str(_user_dir("state")) == platformdirs.user_state_dir("dex-tui", appauthor=False)
-    assert str(_user_dir("config")) == platformdirs.user_config_dir("dex-tui", appauthor=False)
+    assert str(user_dir("state")) == platformdirs.user_state_dir("dex-tui", appauthor=False)
+    assert str(user_dir("config")) == platformdirs.user_config_dir("dex-tui", appauthor=False)
+    assert str(user_dir("cache")) == platformdirs.user_cache_dir("dex-tui", appauthor=False)
