@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
 from dex_tui import TOOL_NAME, __version__
@@ -251,5 +252,16 @@ def build_session(ca_bundle: Path | None = None, *, timeout: tuple[float, float]
     ``limits`` are HttpSession's ``deadline``, ``max_bytes`` and ``max_inflated``."""
     verify: str | bool = combined_ca_bundle(ca_bundle) if ca_bundle else True
     session = HttpSession(timeout=timeout, verify=verify, **limits)
-    session.trust_env = True  # proxies and .netrc still apply; verify is set per request above
+    session.trust_env = True  # proxies from the environment apply; verify is set per request above
+    # With trust_env and no auth of its own, requests reads ~/.netrc for every request and a matching
+    # (or `default`) entry *replaces* the Authorization header: the person's netrc password would go to
+    # the identity platform and to Graph in place of the token. An auth that changes nothing stops it.
+    session.auth = _HeadersAsGiven()
     return session
+
+
+class _HeadersAsGiven(requests.auth.AuthBase):
+    """The request's own Authorization header (a bearer token, or none), never one from ~/.netrc."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request

@@ -466,3 +466,22 @@ def test_a_wrong_shape_identity_reply_is_a_clear_error(server: HostileServer, st
     assert result.code == 3, result.err
     assert "Internal error" not in result.err and "Please report" not in result.err
     assert "--login-url" in last
+
+
+def test_a_netrc_password_never_replaces_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests reads ~/.netrc when a session trusts the environment; a `default` entry would replace
+    the bearer token (and go to Graph and the identity platform) without the session's own auth."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login someone password s3cret\nmachine graph.microsoft.com login a password b\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    session = build_session()
+    graph = session.prepare_request(requests.Request("GET", "https://graph.microsoft.com/v1.0/me",
+                                                     headers={"Authorization": "Bearer token"}))
+    token = session.prepare_request(requests.Request("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+                                                     data={"grant_type": "device_code"}))
+    assert graph.headers["Authorization"] == "Bearer token"
+    assert "Authorization" not in token.headers
+    assert requests.Session().prepare_request(requests.Request("GET", "https://graph.microsoft.com/")).headers[
+        "Authorization"].startswith("Basic ")  # what a plain session would have sent
