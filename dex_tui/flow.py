@@ -11,11 +11,11 @@ A second edition is a second flow file: ``Flow.load(path)`` reads and validates 
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from dex_tui.answers import OPTIONAL_ROLES, SERVICES, Answers, role_label
 from dex_tui.asset_cache import cached_parse
@@ -202,8 +202,8 @@ class Flow:
         """Read and validate a flow file; a broken one is an internal error naming the file and step."""
         try:
             raw_bytes = path.read_bytes()
-            data = cached_parse(path, raw_bytes, lambda: tomllib.loads(raw_bytes.decode("utf-8")))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            data = cached_parse(path, raw_bytes, lambda: _parse_toml(raw_bytes))
+        except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or tomllib.TOMLDecodeError
             raise InternalError(f"The flow file {path} cannot be read: {exc}", next_step="Reinstall dex-tui.") from exc
         raw = data.get("step")
         if not isinstance(raw, list) or not raw:
@@ -322,6 +322,12 @@ class Flow:
         """
         step = self.get(step_id)
         return GATES[step.gate](step, answers, signed_in) if step.gate else None
+
+
+def _parse_toml(raw: bytes) -> dict[str, Any]:
+    import tomllib  # only when the cache has no entry for these bytes
+
+    return tomllib.loads(raw.decode("utf-8"))
 
 
 @cache

@@ -10,12 +10,12 @@ of a key for the checks the caller makes on the parsed data.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from dex_tui.asset_cache import cached_parse
 from dex_tui.errors import DexError, UsageError
 from dex_tui.localfiles import MAX_INPUT_FILE, TooLarge, read_bounded
 from dex_tui.records import dataclass
@@ -97,11 +97,19 @@ class TomlFile:
         return f"{self.name}, line {line}" if line else self.name
 
 
-def parse_toml(text: str, path: Path, what: str, *, error: ErrorFactory = UsageError) -> TomlFile:
-    """Parse ``text`` read from ``path``; invalid TOML is ``error(...)`` naming the file and line."""
+def parse_toml(text: str, path: Path, what: str, *, error: ErrorFactory = UsageError,
+               cached_from: bytes | None = None) -> TomlFile:
+    """Parse ``text`` read from ``path``; invalid TOML is ``error(...)`` naming the file and line. With
+    ``cached_from`` (the file's bytes) the data comes from :mod:`dex_tui.asset_cache` when it can."""
+
+    def parse() -> dict[str, Any]:
+        import tomllib  # here: a cached file needs no parser (importing it compiles regular expressions)
+
+        return tomllib.loads(text)
+
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = parse() if cached_from is None else cached_parse(path, cached_from, parse)
+    except ValueError as exc:  # tomllib.TOMLDecodeError, the only error loads raises for a str
         at = _TOML_POSITION.search(str(exc))
         line = f", line {at.group(1)}" if at else ""
         raise error(f"{what} {str(path)!r}{line} is not valid TOML: {exc}.") from exc
@@ -109,10 +117,11 @@ def parse_toml(text: str, path: Path, what: str, *, error: ErrorFactory = UsageE
 
 
 def load_toml(path: Path, what: str, *, error: ErrorFactory = UsageError, limit: int = MAX_INPUT_FILE,
-              not_a: str | None = None) -> TomlFile:
+              not_a: str | None = None, cache: bool = False) -> TomlFile:
     """Read and parse the TOML file at ``path`` (at most ``limit`` bytes: ``/dev/zero`` is refused, not
     read until memory runs out). Every problem is ``error(explanation)``, the explanation naming the
-    file as ``what 'path'``; ``not_a`` completes "it is not ..." for a file too large (default: a ``what``)."""
+    file as ``what 'path'``; ``not_a`` completes "it is not ..." for a file too large (default: a ``what``).
+    ``cache`` (for shipped files) reads the parsed data from :mod:`dex_tui.asset_cache` when it can."""
     name = f"{what} {str(path)!r}"
     try:
         raw = read_bounded(path, limit)
@@ -126,4 +135,4 @@ def load_toml(path: Path, what: str, *, error: ErrorFactory = UsageError, limit:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{name} is not UTF-8 text.") from exc
-    return parse_toml(text, path, what, error=error)
+    return parse_toml(text, path, what, error=error, cached_from=raw if cache else None)

@@ -481,7 +481,7 @@ class Graph:
         if not isinstance(query, str) or not query.strip():
             raise GraphProblem(400, "BadRequest", "The Query property is required.")
         timespan = next((v for k, v in body.items() if k.lower() == "timespan"), None)
-        if timespan is not None and not (isinstance(timespan, str) and TIMESPAN.match(timespan)):
+        if timespan is not None and not (isinstance(timespan, str) and re.match(TIMESPAN, timespan)):
             raise GraphProblem(400, "BadRequest", "The Timespan property is not an ISO 8601 duration or interval.")
         try:
             schema, rows = run_hunting_query(query, self.cloud.tenant)

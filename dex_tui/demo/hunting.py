@@ -20,7 +20,8 @@ MAX_ROWS = 100_000
 # runHuntingQuery's Timespan: an ISO 8601 duration (P30D, PT12H) or a start/end interval (domain.md §4.16).
 _DURATION = r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
 _INSTANT = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
-TIMESPAN = re.compile(rf"^(?:{_DURATION}|{_INSTANT}/(?:{_INSTANT}|{_DURATION})|{_DURATION}/{_INSTANT})$")
+# Patterns as text: re compiles (and caches) each on its first use, not as the fake cloud is imported.
+TIMESPAN = rf"^(?:{_DURATION}|{_INSTANT}/(?:{_INSTANT}|{_DURATION})|{_DURATION}/{_INSTANT})$"
 _ONBOARDING = {"Onboarded": "Onboarded", "CanBeOnboarded": "Can be onboarded", "Unsupported": "Unsupported",
                "InsufficientInfo": "Insufficient info"}
 _SENSOR = {"Active": "Active", "Inactive": "Inactive", "ImpairedCommunication": "Impaired communication",
@@ -84,13 +85,13 @@ def _column(name: str) -> str:
     raise HuntingError(f"Query could not be parsed: failed to resolve column or scalar expression named '{name.strip()}'.")
 
 
-_CONDITION = re.compile(r"^\s*(\w+)\s*(==|!=|=~)\s*(\"[^\"]*\"|'[^']*'|true|false)\s*$")
+_CONDITION = r"^\s*(\w+)\s*(==|!=|=~)\s*(\"[^\"]*\"|'[^']*'|true|false)\s*$"
 
 
 def _where(text: str) -> Node:
     node: Node | None = None
     for clause in re.split(r"\s+and\s+", text):
-        match = _CONDITION.match(clause)
+        match = re.match(_CONDITION, clause)
         if not match:
             raise HuntingError(f"Query could not be parsed: unsupported where clause '{clause.strip()}'.")
         column, op, raw = _column(match.group(1)), match.group(2), match.group(3)
@@ -156,11 +157,11 @@ def _finish(selection: Selection, stages: list[str]) -> tuple[list[dict[str, str
     return _summarize(selection, rest)
 
 
-_SUMMARIZE = re.compile(r"^\s*(?:(\w+)\s*=\s*)?(count\(\)|dcount\(\s*DeviceId\s*\))\s*(?:by\s+(.+))?$", re.I)
+_SUMMARIZE = r"(?i)^\s*(?:(\w+)\s*=\s*)?(count\(\)|dcount\(\s*DeviceId\s*\))\s*(?:by\s+(.+))?$"
 
 
 def _summarize(selection: Selection, text: str) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    match = _SUMMARIZE.match(text)
+    match = re.match(_SUMMARIZE, text)
     if not match:
         raise HuntingError(f"Query could not be parsed: unsupported summarize '{text.strip()}'.")
     name = match.group(1) or ("count_" if match.group(2).lower() == "count()" else "dcount_DeviceId")

@@ -352,7 +352,9 @@ def _resolve(name_or_path: str) -> Path:
 
 
 def _read_toml(path: Path) -> TomlFile:
-    return load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario"))
+    shipped = path.resolve().parent == scenario_dir().resolve()
+    return load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario"),
+                     cache=shipped)
 
 
 def _read_with_extends(path: Path, chain: list[Path]) -> dict[str, Any]:
