@@ -16,6 +16,7 @@ a shell reports a process killed by it. A signal the parent set to be ignored (`
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -126,4 +127,9 @@ def finish(code: int) -> int:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
+    # The interpreter's last garbage collections would walk every object of the run one more time,
+    # ~30 ms for each pass with requests, MSAL and the checks loaded, to free memory the operating
+    # system takes back anyway. Frozen objects are left out of those passes; the ordinary tear-down
+    # (atexit, flushing, closing files, every __del__ of an object not in a reference cycle) is unchanged.
+    gc.freeze()
     return code

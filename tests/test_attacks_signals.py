@@ -213,3 +213,23 @@ def test_the_wizard_ends_at_once_with_a_read_in_flight(silent_machines: HostileS
     saved = json.loads(next((state / "progress").glob("*.json")).read_text())
     assert saved["step"] == "eligibility"
     assert list(temp.iterdir()) == [], "a temporary file was left behind"
+
+
+def test_a_normal_end_still_runs_every_clean_up_but_skips_the_last_collections(tmp_path: Path) -> None:
+    """finish() freezes the heap (the interpreter's final garbage collections walk nothing); atexit
+    handlers, the registered clean-ups and flushing still run, and nothing complains on stderr."""
+    marks = tmp_path / "marks"
+    script = f"""
+import atexit, gc, sys
+from dex_tui.shutdown import finish, on_exit
+atexit.register(lambda: open({str(marks)!r}, "a").write("atexit "))
+on_exit(lambda: open({str(marks)!r}, "a").write("cleanup "))
+sys.stdout.write("unflushed ")
+code = finish(3)
+sys.stdout.write(f"frozen={{gc.get_freeze_count() > 1000}}")
+sys.exit(code)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "unflushed frozen=True", "")
+    assert marks.read_text().split() == ["cleanup", "atexit"]
