@@ -22,6 +22,7 @@ from typing import Any
 
 from dex_tui import TOOL_NAME, __version__, console
 from dex_tui.clouds import CLOUD_NAMES
+from dex_tui.collector import release
 from dex_tui.errors import DexError, ExitCode, InternalError, UsageError
 from dex_tui.settings import DEFAULT_SCENARIO, TOKEN_CACHE_MODES, Settings, resolve_settings
 from dex_tui.shutdown import Terminated, finish, install_signal_handlers
@@ -282,6 +283,8 @@ def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), a
                                    "or writes the readiness report and exits with its verdict.")
     from screens.app import run_wizard  # the only place the core reaches the UI, lazily
 
+    release()
+
     return run_wizard(settings, restart=restart, argv=argv, approval=approval, service=service)
 
 
@@ -307,6 +310,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                                  title="Invalid usage")
             return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv, approval=approval,
                                  service=getattr(args, "wizard_service", None))
+        if args.command != "check":  # the check releases the collector itself, once its modules are in
+            release()
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from dex_tui import TOOL_NAME, console
 from dex_tui.answers import SERVICES
+from dex_tui.collector import release
 from dex_tui.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from dex_tui.headless_signin import headless_sign_in
     from dex_tui.report import build_report, check_output_path, render, write_text_atomic
     from dex_tui.runtime import Runtime
+
+    release()  # start-up is over (dex_tui.collector)
 
     answers = load_answers(args.answers) if args.answers else Answers()
     if args.service and args.service != answers.service:
