@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,3 +43,22 @@ def test_probe_detects_a_violation(tmp_path: Path) -> None:
     probe = PROBE.replace("import dex_tui\n", "import dex_tui\nimport textual\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize(("fmt", "view"), [("json", None), ("text", "dex_tui.report_text"),
+                                           ("markdown", "dex_tui.report_markdown"), ("html", "dex_tui.report_html")])
+def test_a_check_loads_only_what_it_needs(fmt: str, view: str | None, tmp_path: Path) -> None:
+    """Issue 18: only the report format asked for is imported, no parser for a shipped file (they come
+    from the asset cache once parsed), no platformdirs, no cryptography without a certificate."""
+    probe = (f"import sys; from dex_tui.cli import run; run(['--demo', 'check', '--format', {fmt!r}, '--output', "
+             f"{str(tmp_path / 'r')!r}]); print(' '.join(sorted(sys.modules)))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    for _ in range(2):  # the first run parses the shipped files and keeps them in the cache
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
+                                timeout=120)
+    loaded = set(result.stdout.split())
+    views = {"dex_tui.report_text", "dex_tui.report_markdown", "dex_tui.report_html"}
+    assert "dex_tui.report" in loaded, result.stderr
+    assert loaded & views == ({view} if view else set())
+    unwanted = {"platformdirs", "cryptography", "tomllib", "textual", "screens"} & {m.split(".")[0] for m in loaded}
+    assert not unwanted

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dex_tui import engine, report
+from dex_tui import engine, report, report_html, report_markdown, report_text
 from dex_tui.cli import run
 from dex_tui.drift import (
     MAX_PREVIOUS_BYTES,
@@ -224,11 +224,11 @@ def test_the_section_is_neutralised_like_every_tenant_string() -> None:
                "after": "warn"}
     data = {"compared_with": {"generated_at": "2025-05-01T08:00:00Z\x1b]0;owned\x07<i>",
                               "counts": {"regressed": 1}}, "changes": [hostile]}
-    text = "\n".join(report._changes_text(data, False, None))
+    text = "\n".join(report_text._changes_text(data, False, None))
     assert "\x1b" not in text and "\x07" not in text
-    page = "\n".join(report._changes_html(data))
+    page = "\n".join(report_html._changes_html(data))
     assert "<b>" not in page and "<i>" not in page and "&lt;b&gt;" in page
-    markdown = "\n".join(report._changes_markdown(data))
+    markdown = "\n".join(report_markdown._changes_markdown(data))
     assert "\x1b" not in markdown and "<i>" not in markdown
     assert "| `a.<b>x</b>" in markdown  # a code span: literal text in Markdown, as every check id is shown
 

@@ -32,14 +32,13 @@ from dex_tui.report import (
     default_filename,
     exit_code_for,
     format_for_path,
-    md,
     render,
-    render_html,
-    render_markdown,
-    render_text,
     verdict_for,
     write_report,
 )
+from dex_tui.report_html import render_html
+from dex_tui.report_markdown import md, render_markdown
+from dex_tui.report_text import render_text
 from dex_tui.results import CheckResult, Severity, Status
 
 HOSTILE = ("<script>alert(1)</script> **bold** [x](https://evil.example) | `tick` \x1b[31mred\x1b]8;;"
