@@ -4,10 +4,11 @@ within the API's documented rate limits, each parsed as it arrives.
 The machines and antivirus APIs document ``$top`` (at most 10,000) and ``$skip`` (domain.md §4.14,
 §4.15), so page *k* is ``$top=10000&$skip=10000*k`` and needs no earlier answer. The first page is
 asked for alone (a small tenant costs one request, as before); when it says more follow (an
-``@odata.nextLink``), pages are fetched ahead by helper threads while the caller parses the page in
-hand: one ahead at first, up to :data:`WINDOW` as more pages keep coming. Pages reach the caller in
-order; the last one is the first without a next link, so at most ``WINDOW - 1`` requests past the
-end are sent (none for a tenant of one or two pages).
+``@odata.nextLink``; its key in the raw answer is enough to start, before the parse confirms it), pages
+are fetched ahead by helper threads while the caller parses the page in hand: one ahead at first, up
+to :data:`WINDOW` as more pages keep coming. Pages reach the caller in order; the last one is the
+first without a next link, so at most ``WINDOW - 1`` requests past the end are sent (none for a tenant
+of one or two pages, unless a one-page answer carries the key's text in a device's field).
 
 Every request to an endpoint waits for :class:`RateLimit` first: at most ``per_minute`` requests in
 any 60 seconds and ``per_hour`` in any hour, shared by every read of the run's client (the limits are
@@ -30,6 +31,7 @@ from dex_tui.records import dataclass
 from dex_tui.url_origin import origin_problem
 
 WINDOW = 2  # pages in flight at once after the first: each ~9 MB of JSON, held with its decoded text
+_NEXT_LINK = b'"@odata.nextLink"'  # its key in an answer: a hint, looked for before the page is parsed
 
 
 @dataclass(frozen=True)
@@ -119,33 +121,40 @@ def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], rea
         return client.url(MDE, path, {**params, "$top": page_size, **({"$skip": number * page_size} if number else {})})
 
     pages = 1
-    parsed = yield from _parse(client, get(skip_url(0)), read)  # sent from this very thread: already counted
-    if parsed.next_link is None:
-        return
-    if parsed.items >= page_size:
+    first = get(skip_url(0))  # sent from this very thread: already counted
+    pool: cf.ThreadPoolExecutor | None = None
+    ahead: deque[cf.Future[_Fetched]] = deque()
+    number = 1
+    if _NEXT_LINK in (first.response.content or b""):
+        # The answer names a next link (the parse below says for sure): the second page is fetched
+        # while this one is parsed. If the page turns out to be the last, that is one request past the end.
         pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix=f"dex-{read}-page")
-        ahead: deque[cf.Future[_Fetched]] = deque()
-        finished = False
-        try:
-            number = 1
-            while parsed.next_link is not None and parsed.items >= page_size:
-                # Slow start: one page ahead after the first, then more as more pages keep coming, so a
-                # tenant of two pages wastes no request and a bigger one at most WINDOW - 1.
-                while len(ahead) < min(WINDOW, pages):
-                    ahead.append(pool.submit(get, skip_url(number)))
-                    number += 1
-                fetched = ahead.popleft().result()
-                client.credit_requests(fetched.requests)
-                pages += 1
-                _bound(client, pages, fetched.url, read)
-                parsed = yield from _parse(client, fetched, read)
-            finished = True
-        finally:
-            if finished:
-                _past_the_end(ahead, client)
-            else:  # cancelled or failed: leave at once; the helpers stop at their next cancellation check
-                for future in ahead:
-                    future.cancel()
+        ahead.append(pool.submit(get, skip_url(number)))
+        number += 1
+    finished = False
+    try:
+        parsed = yield from _parse(client, first, read)
+        while parsed.next_link is not None and parsed.items >= page_size:
+            if pool is None:
+                pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix=f"dex-{read}-page")
+            # Slow start: one page ahead after the first, then more as more pages keep coming, so a
+            # tenant of two pages wastes no request and a bigger one at most WINDOW - 1.
+            while len(ahead) < min(WINDOW, pages):
+                ahead.append(pool.submit(get, skip_url(number)))
+                number += 1
+            fetched = ahead.popleft().result()
+            client.credit_requests(fetched.requests)
+            pages += 1
+            _bound(client, pages, fetched.url, read)
+            parsed = yield from _parse(client, fetched, read)
+        finished = True
+    finally:
+        if finished:
+            _past_the_end(ahead, client)
+        else:  # cancelled or failed: leave at once; the helpers stop at their next cancellation check
+            for future in ahead:
+                future.cancel()
+        if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     seen: set[str] = set()
     while parsed.next_link is not None:  # a short page with a next link: follow the links one by one

@@ -207,3 +207,32 @@ def test_the_fake_refuses_a_query_outside_its_subset_and_a_bad_timespan() -> Non
             client.post_json("graph", "/security/runHuntingQuery", body, read="machines")
         assert getattr(raised.value, "status", None) == 400, json.dumps(body)
     runtime.close()
+
+
+def test_the_second_page_is_on_its_way_while_the_first_is_parsed() -> None:
+    """The first answer names a next link, so page two is asked for before page one is read to its end."""
+    import time
+
+    client, adapter, _ = make_client(tenant({}, devices=25_000))
+    pages = mde_paging.page_items(client, "/machines", params={}, read="machines", page_size=MDE_PAGE_SIZE)
+    first = next(pages)
+    next(first)  # one device of page one read, nine thousand nine hundred and ninety-nine to go
+
+    def second_page_asked() -> bool:
+        return any(s.path == "/api/machines" and s.query.get("$skip") == [str(MDE_PAGE_SIZE)] for s in adapter.seen)
+
+    deadline = time.monotonic() + 10
+    while not second_page_asked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert second_page_asked()
+    total = 1 + sum(1 for _ in first) + sum(sum(1 for _ in page) for page in pages)
+    assert total == 25_000
+    assert 3 <= len([s for s in adapter.seen if s.path == "/api/machines"]) <= 3 + mde_paging.WINDOW - 1
+
+
+@pytest.mark.parametrize(("devices", "requests"), [(9_000, 1), (15_000, 2)])
+def test_one_or_two_pages_cost_no_request_past_the_end(devices: int, requests: int) -> None:
+    client, adapter, _ = make_client(tenant({}, devices=devices))
+    pages = mde_paging.page_items(client, "/machines", params={}, read="machines", page_size=MDE_PAGE_SIZE)
+    assert sum(sum(1 for _ in page) for page in pages) == devices
+    assert len([s for s in adapter.seen if s.path == "/api/machines"]) == requests
