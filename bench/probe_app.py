@@ -76,7 +76,8 @@ class HelloApp(App[None]):
 
 
 class SameScreen(Screen[None]):
-    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied."""
+    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied: the
+    three services and the line on which to choose, the cloud, the availability line, the tenant."""
 
     BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+n", "next", "Next"), Binding("f1", "help", "Help"),
                 Binding("question_mark", "help", "Help", show=False)]
@@ -91,8 +92,11 @@ class SameScreen(Screen[None]):
                              "settings. " * 4, id="intro")
                 yield Label("Service", classes="field-label")
                 with RadioSet(id="service"):
-                    yield RadioButton("Defender Experts for XDR (today: Defender Experts MDR)", value=True)
+                    yield RadioButton("Defender Experts MDR (today's setup)")
+                    yield RadioButton("Defender Experts for XDR (the 2022 preview flow)", value=True)
                     yield RadioButton("Defender Experts for Hunting")
+                yield Static("MDR to onboard today; XDR to follow the 2022 preview documents; Hunting for "
+                             "proactive threat hunting only.", id="which-service")
                 yield Label("Cloud", classes="field-label")
                 clouds = ["Detect from the tenant (recommended)", "Commercial", "US Government Community (GCC)",
                           "US Government GCC High", "US Government DoD", "China (operated by 21Vianet)"]
