@@ -48,8 +48,7 @@ def read_scenario_header(name_or_path: str) -> ScenarioHeader:
     from dex_tui.tomlfile import load_toml
 
     folder = asset_path("scenarios")
-    path = folder / f"{name_or_path}.toml" if "/" not in name_or_path and not name_or_path.endswith(".toml") \
-        else Path(name_or_path).expanduser()
+    path = folder / f"{name_or_path}.toml" if _is_shipped_name(name_or_path) else Path(name_or_path).expanduser()
     found: dict[str, str] = {}
     for _ in range(MAX_EXTENDS + 1):
         data = load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario")).data
@@ -69,6 +68,11 @@ def read_scenario_header(name_or_path: str) -> ScenarioHeader:
         raise UsageError(f"scenario {name_or_path!r} gives no {', '.join(missing)} (or extends too deeply).",
                          title="Invalid scenario")
     return ScenarioHeader(found["name"], found["initial_domain"].lower(), found["now"])
+
+
+def _is_shipped_name(name_or_path: str) -> bool:
+    """A scenario's name (``ready``), not the path of a scenario file (as ``settings`` tells them apart)."""
+    return "/" not in name_or_path and not name_or_path.endswith(".toml")
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -137,6 +141,15 @@ class DemoControls:
         fake cloud is built when :meth:`start_building` is called, or when :attr:`cloud` is first read."""
         return cls(header=read_scenario_header(scenario),
                    build=lambda: _build_cloud(scenario, interactive, approval))
+
+    @classmethod
+    def for_wizard(cls, scenario: str, *, approval: str | None = None) -> DemoControls:
+        """The wizard's demo tenant: a shipped scenario (checked by the test suite) is :meth:`deferred`,
+        built after the first frame; a scenario file of the operator's is loaded and checked in full
+        now, so the wizard never starts on a file that does not load (a UsageError, exit 4)."""
+        if _is_shipped_name(scenario):
+            return cls.deferred(scenario, interactive=True, approval=approval)
+        return cls.for_scenario(scenario, interactive=True, approval=approval)
 
     @property
     def cloud(self) -> FakeCloud:

@@ -515,9 +515,9 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
     if settings.demo:
         from dex_tui.demo_controls import DemoControls
 
-        # Only the scenario's header (its domain, for the Welcome step) is read before the first frame;
-        # the fake cloud is built in the background after it (see _first_screen_shown).
-        demo = DemoControls.deferred(settings.demo, interactive=True, approval=approval)
+        # A shipped scenario: only its header (its domain, for the Welcome step) is read before the first
+        # frame; the fake cloud is built in the background after it (see _first_screen_shown).
+        demo = DemoControls.for_wizard(settings.demo, approval=approval)
     from dex_tui.progress import tenant_key
     from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
 

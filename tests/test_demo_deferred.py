@@ -114,3 +114,14 @@ async def test_a_demo_tenant_that_fails_to_build_is_an_error_at_sign_in(state_di
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: shown(app, ErrorDialog), timeout=10)
         assert "tenant.id is missing" in screen_text(app)
+
+
+def test_the_wizard_defers_a_shipped_scenario_and_loads_an_own_file_in_full_at_once(tmp_path: Path) -> None:
+    assert not DemoControls.for_wizard("ready").ready
+    own = tmp_path / "own.toml"
+    own.write_text('[scenario]\nname = "own"\nextends = "ready"\n')
+    controls = DemoControls.for_wizard(str(own))
+    assert controls.ready and controls.cloud.scenario.name == "own"  # checked before the wizard starts
+    own.write_text('[scenario]\nname = "own"\nextends = "ready"\n[tenant]\nid = 7\n')
+    with pytest.raises(UsageError):
+        DemoControls.for_wizard(str(own))
