@@ -75,9 +75,19 @@ class HelloApp(App[None]):
         yield Static("Hello, world")
 
 
-class SameScreen(Screen[None]):
-    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied."""
+INTRO = ("Sign in, let the wizard check your tenant live (read-only), then walk through the Defender Experts "
+         "settings. Progress is saved as you go: quit at any step and come back.\n"
+         "✔ Checked live: licences, your roles, antivirus mode, the cloud, the experts' access and its "
+         "conditional access policies.\n"
+         "✎ You record (no public API shows them): the terms, the licence order, the roles or access levels "
+         "you grant, contacts and exclusions.")
 
+
+class SameScreen(Screen[None]):
+    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied: the
+    three services and the line on which to choose, the cloud, the availability line, the tenant."""
+
+    AUTO_FOCUS = "#service"  # as the welcome: focused as the screen mounts
     BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+n", "next", "Next"), Binding("f1", "help", "Help"),
                 Binding("question_mark", "help", "Help", show=False)]
 
@@ -86,13 +96,15 @@ class SameScreen(Screen[None]):
         with Vertical(id="step"):
             yield Static("Choose the service, the cloud and the tenant, and see what this wizard can and cannot "
                          "verify.", id="purpose")
-            with Vertical(id="body"), VerticalScroll(id="welcome-scroll"):
-                yield Static("Sign in, let the wizard check your tenant live (read-only), then walk through the "
-                             "settings. " * 4, id="intro")
+            with Vertical(id="body"), VerticalScroll(id="welcome-scroll", can_focus=False):
+                yield Static(INTRO, id="intro")
                 yield Label("Service", classes="field-label")
                 with RadioSet(id="service"):
-                    yield RadioButton("Defender Experts for XDR (today: Defender Experts MDR)", value=True)
+                    yield RadioButton("Defender Experts MDR (today's setup)")
+                    yield RadioButton("Defender Experts for XDR (the 2022 preview flow)", value=True)
                     yield RadioButton("Defender Experts for Hunting")
+                yield Static("MDR to onboard today; XDR to follow the 2022 preview documents; Hunting for "
+                             "proactive threat hunting only.", id="which-service")
                 yield Label("Cloud", classes="field-label")
                 clouds = ["Detect from the tenant (recommended)", "Commercial", "US Government Community (GCC)",
                           "US Government GCC High", "US Government DoD", "China (operated by 21Vianet)"]
@@ -113,7 +125,6 @@ class SameScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#tenant", Input).cursor_blink = False
-        self.query_one("#service", RadioSet).focus()
 
 
 class SameScreenApp(App[None]):

@@ -9,11 +9,12 @@ the demo tenant stays the same).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from html.parser import HTMLParser
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from dex_tui.errors import InternalError
+from dex_tui.errors import InternalError, UsageError
 
 if TYPE_CHECKING:
     from dex_tui.demo import FakeCloud
@@ -25,11 +26,97 @@ DEMO_APPROVAL_POLLS = 8  # interactive demo: the device code is approved after ~
 # not a promise that a watch will see something).
 PORTAL_REFUSED = "Demo: the fake Defender portal refused"
 
-class DemoControls:
-    """One demo run's fake tenant, seen through the actions an operator could take in its portals."""
+MAX_EXTENDS = 8  # a scenario header follows at most this many ``scenario.extends`` (the shipped chains have 3)
 
-    def __init__(self, cloud: FakeCloud) -> None:
-        self.cloud = cloud  # for the runtime, which mounts it on its HTTP session
+
+class ScenarioHeader:
+    """What the wizard's first screen shows of a demo scenario, read straight from its file(s). (A plain
+    class: a frozen dataclass costs ~1 ms to build at import, on every path that imports this module.)"""
+
+    __slots__ = ("initial_domain", "name", "now")
+
+    def __init__(self, name: str, initial_domain: str, now: str) -> None:
+        self.name, self.initial_domain, self.now = name, initial_domain, now
+
+
+def read_scenario_header(name_or_path: str) -> ScenarioHeader:
+    """The scenario's name, initial domain and clock from its TOML file and the bases it extends
+    (bounded: each file size-capped by :func:`~dex_tui.tomlfile.load_toml`, at most ``MAX_EXTENDS``
+    bases), without loading the fake cloud. The full check of the file comes when the fake cloud
+    is built (:meth:`DemoControls.deferred`): a file that is wrong here is a UsageError as there."""
+    from dex_tui.assets import asset_path
+    from dex_tui.tomlfile import load_toml
+
+    folder = asset_path("scenarios")
+    path = folder / f"{name_or_path}.toml" if _is_shipped_name(name_or_path) else Path(name_or_path).expanduser()
+    found: dict[str, str] = {}
+    for _ in range(MAX_EXTENDS + 1):
+        data = load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario")).data
+        meta, tenant = _table(data, "scenario"), _table(data, "tenant")
+        for key, table, field in (("name", meta, "name"), ("initial_domain", tenant, "initial_domain"),
+                                  ("now", tenant, "now")):
+            if key not in found and isinstance(table.get(field), str):
+                found[key] = table[field]
+        parent = meta.get("extends")
+        if not isinstance(parent, str):
+            break
+        path = folder / f"{parent}.toml"
+        if not path.is_file():
+            path = folder / f"_{parent}.toml"
+    missing = [key for key in ("name", "initial_domain", "now") if key not in found]
+    if missing:
+        raise UsageError(f"scenario {name_or_path!r} gives no {', '.join(missing)} (or extends too deeply).",
+                         title="Invalid scenario")
+    return ScenarioHeader(found["name"], found["initial_domain"].lower(), found["now"])
+
+
+def _is_shipped_name(name_or_path: str) -> bool:
+    """A scenario's name (``ready``), not the path of a scenario file (as ``settings`` tells them apart)."""
+    return "/" not in name_or_path and not name_or_path.endswith(".toml")
+
+
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _build_cloud(scenario: str, interactive: bool, approval: str | None) -> FakeCloud:
+    """The fake tenant of ``scenario`` as :meth:`DemoControls.for_scenario` describes it."""
+    from dex_tui.demo import FakeCloud, load_scenario
+
+    loaded = load_scenario(scenario)
+    if approval is not None:
+        loaded = loaded.with_knobs(device_code={"approval": approval})
+    knobs = loaded.behaviour.device_code
+    if interactive and knobs.approval == "auto" and knobs.after_polls < DEMO_APPROVAL_POLLS:
+        loaded = loaded.with_knobs(device_code={"after_polls": DEMO_APPROVAL_POLLS})
+    cloud = FakeCloud(loaded)
+    cloud.device_code_paced = interactive and approval != "auto"
+    return cloud
+
+
+class DemoControls:
+    """One demo run's fake tenant, seen through the actions an operator could take in its portals.
+
+    Built :meth:`deferred` (the wizard), only the scenario's header is read at once; the fake cloud is
+    built by :meth:`start_building` in a thread (after the first frame), and :attr:`cloud` waits for
+    it. Whoever must not block (the UI thread) asks :attr:`ready` first, or waits in a worker
+    (:meth:`wait_ready`)."""
+
+    def __init__(self, cloud: FakeCloud | None = None, *, header: ScenarioHeader | None = None,
+                 build: Callable[[], FakeCloud] | None = None) -> None:
+        if cloud is None and (build is None or header is None):
+            raise InternalError("Demo controls need a fake cloud, or a scenario header and a way to build one.")
+        self._cloud = cloud
+        self._header = header
+        self._build = build
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()
+        self._built = threading.Event()
+        self._builder: threading.Thread | None = None
+        self._held = False
+        if cloud is not None:
+            self._built.set()
         self._actions: dict[str, Callable[[str], str]] = {"order_licence": self._order_licence,
                                                           "give_access": self._give_access,
                                                           "communicate_on_teams": self._communicate_on_teams,
@@ -45,17 +132,65 @@ class DemoControls:
         consultant can show the code, copy it and explain first; with ``approval="auto"`` it is approved
         by itself after a short wait instead. Either way no answer comes while a dialog is open
         (:meth:`hold_device_code`)."""
-        from dex_tui.demo import FakeCloud, load_scenario
+        return cls(_build_cloud(scenario, interactive, approval))
 
-        loaded = load_scenario(scenario)
-        if approval is not None:
-            loaded = loaded.with_knobs(device_code={"approval": approval})
-        knobs = loaded.behaviour.device_code
-        if interactive and knobs.approval == "auto" and knobs.after_polls < DEMO_APPROVAL_POLLS:
-            loaded = loaded.with_knobs(device_code={"after_polls": DEMO_APPROVAL_POLLS})
-        controls = cls(FakeCloud(loaded))
-        controls.cloud.device_code_paced = interactive and approval != "auto"
-        return controls
+    @classmethod
+    def deferred(cls, scenario: str, *, interactive: bool = False, approval: str | None = None) -> DemoControls:
+        """The same controls as :meth:`for_scenario`, but only the scenario's header is read now (its
+        name, domain and clock: what the first screen shows and confirmations are stamped with); the
+        fake cloud is built when :meth:`start_building` is called, or when :attr:`cloud` is first read."""
+        return cls(header=read_scenario_header(scenario),
+                   build=lambda: _build_cloud(scenario, interactive, approval))
+
+    @classmethod
+    def for_wizard(cls, scenario: str, *, approval: str | None = None) -> DemoControls:
+        """The wizard's demo tenant: a shipped scenario (checked by the test suite) is :meth:`deferred`,
+        built after the first frame; a scenario file of the operator's is loaded and checked in full
+        now, so the wizard never starts on a file that does not load (a UsageError, exit 4)."""
+        if _is_shipped_name(scenario):
+            return cls.deferred(scenario, interactive=True, approval=approval)
+        return cls.for_scenario(scenario, interactive=True, approval=approval)
+
+    @property
+    def cloud(self) -> FakeCloud:
+        """The fake cloud (for the runtime, which mounts it on its HTTP session). Blocks until it is
+        built (deferred controls); raises what building it raised (an invalid scenario)."""
+        if not self._built.is_set():
+            self.start_building()
+            self._built.wait()
+        if self._cloud is None:
+            raise self._failure or InternalError("The demo tenant was not built.")
+        return self._cloud
+
+    @property
+    def ready(self) -> bool:
+        """Whether :attr:`cloud` answers at once (built, or failed to build)."""
+        return self._built.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Blocking (a worker): start building the fake cloud if nobody has, wait for it; False on timeout."""
+        self.start_building()
+        return self._built.wait(timeout)
+
+    def start_building(self) -> None:
+        """Build the fake cloud in a daemon thread (once; nothing to do when it is built)."""
+        with self._lock:
+            if self._built.is_set() or self._builder is not None:
+                return
+            self._builder = threading.Thread(target=self._build_now, name="dex-demo-cloud", daemon=True)
+            self._builder.start()
+
+    def _build_now(self) -> None:
+        try:
+            assert self._build is not None  # __init__: no cloud means a builder
+            cloud = self._build()
+            with self._lock:
+                cloud.device_code_held = self._held
+                self._cloud = cloud
+        except BaseException as exc:  # kept for whoever reads .cloud (an invalid scenario: UsageError)
+            self._failure = exc
+        finally:
+            self._built.set()
 
     @property
     def waits_for_operator(self) -> bool:
@@ -64,21 +199,25 @@ class DemoControls:
 
     def hold_device_code(self, held: bool) -> None:
         """While ``held`` (a dialog is open over the sign-in) the pending device code gets no answer."""
-        with self.cloud.lock:
-            self.cloud.device_code_held = held
+        with self._lock:  # not built yet: no device code to hold; the builder applies it (never blocks)
+            self._held = held
+            if self._cloud is None:
+                return
+        with self._cloud.lock:
+            self._cloud.device_code_held = held
 
     @property
     def scenario_name(self) -> str:
-        return str(self.cloud.scenario.name)
+        return self._header.name if self._header is not None else str(self.cloud.scenario.name)
 
     def now(self) -> str:
         """The scenario's fixed time (ISO 8601, UTC): confirmations and the audit trail use it."""
-        return str(self.cloud.scenario.now)
+        return self._header.now if self._header is not None else str(self.cloud.scenario.now)
 
     @property
     def initial_domain(self) -> str:
         """The demo tenant's initial domain (``….onmicrosoft.com``)."""
-        return str(self.cloud.scenario.initial_domain)
+        return self._header.initial_domain if self._header is not None else str(self.cloud.scenario.initial_domain)
 
     def approve_device_code(self) -> None:
         """Act at the verification page for the pending device code, as the operator would: the code
@@ -103,7 +242,7 @@ class DemoControls:
             if page.status_code in (301, 302, 303):
                 loopback.get(page.headers["Location"], timeout=10)
                 return
-            form = _FormPost()
+            form = _form_post()
             form.feed(page.text)
             if not form.action:
                 raise InternalError("The demo's sign-in page held no form to send back.",
@@ -150,17 +289,22 @@ class DemoControls:
                 "that you sent it and the watch will find it.")
 
 
-class _FormPost(HTMLParser):
-    """The first form of an auto-submitting ``form_post`` page: its action and hidden fields."""
+def _form_post() -> Any:
+    """A parser of the first form of an auto-submitting ``form_post`` page: its action and hidden
+    fields (``html.parser`` is imported here, not before the wizard's first frame)."""
+    from html.parser import HTMLParser
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
+    class FormPost(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.action = ""
+            self.fields: dict[str, str] = {}
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {name: value or "" for name, value in attrs}
-        if tag == "form" and not self.action:
-            self.action = values.get("action", "")
-        elif tag == "input" and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = {name: value or "" for name, value in attrs}
+            if tag == "form" and not self.action:
+                self.action = values.get("action", "")
+            elif tag == "input" and values.get("name"):
+                self.fields[values["name"]] = values.get("value", "")
+
+    return FormPost()

@@ -25,7 +25,6 @@ from dex_tui.errors import DexError, ExitCode
 from dex_tui.flow import SKIP_ACKNOWLEDGEMENT, Flow, FlowState, default_flow
 from dex_tui.progress import Progress, ProgressStore, TenantInUse, tenant_key
 from dex_tui.records import dataclass
-from dex_tui.runs import RunStore
 from dex_tui.settings import Settings
 
 if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first screen (start-up time)
@@ -40,6 +39,7 @@ if TYPE_CHECKING:  # the sign-in, Graph and checks stack loads after the first s
     from dex_tui.facts import TenantFacts
     from dex_tui.mdr_candidates import ExclusionCandidates
     from dex_tui.results import CheckResult
+    from dex_tui.runs import RunStore
     from dex_tui.runtime import Runtime
     from dex_tui.token_cache import TokenCacheStore
 
@@ -203,7 +203,16 @@ class WizardSession:
         self.store = store
         self.audit = AuditTrail(audit_path(self.state_dir, self._key()), clock=self.now_iso,
                                 events=events_for(self.flow))
-        self.runs = RunStore(self.state_dir, self._key())
+        self._runs: RunStore | None = None
+
+    @property
+    def runs(self) -> RunStore:
+        """This tenant's kept runs (for "Changes since"), opened on first use: not before the first frame."""
+        if self._runs is None:
+            from dex_tui.runs import RunStore
+
+            self._runs = RunStore(self.state_dir, self._key())
+        return self._runs
 
     @property
     def progress_store(self) -> ProgressStore:

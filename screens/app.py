@@ -27,7 +27,6 @@ from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from dex_tui.acknowledgements import AcknowledgementRefused
 from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
@@ -174,6 +173,8 @@ class WizardApp(WizardCommands):
 
     def decide_role(self, role: str, granted: bool, *, reason: str = "", expires: date | None = None) -> None:
         """Grant or skip ``role`` (a skip with why and until when); a refused skip is an error, nothing changed."""
+        from dex_tui.acknowledgements import AcknowledgementRefused  # loaded after the first screen
+
         try:
             ended = self.core.decide_role(role, granted, reason=reason, expires=expires)
         except AcknowledgementRefused as refused:
@@ -183,6 +184,8 @@ class WizardApp(WizardCommands):
 
     def acknowledge(self, check_id: str, reason: str, expires: date | None) -> None:
         """Accept ``check_id``'s warning (audited); a refused one is an error, nothing changed."""
+        from dex_tui.acknowledgements import AcknowledgementRefused
+
         try:
             ended = self.core.acknowledge(check_id, reason, expires)
         except AcknowledgementRefused as refused:
@@ -196,6 +199,7 @@ class WizardApp(WizardCommands):
     def ask_acknowledgement(self, check_id: str) -> None:
         """The acknowledgement dialog for ``check_id`` (why and until when), or why it cannot be
         acknowledged; only the dialog's Acknowledge or Withdraw button changes anything."""
+        from dex_tui.acknowledgements import AcknowledgementRefused
         from screens.dialogs import Acknowledged, AcknowledgeDialog
 
         try:
@@ -373,9 +377,15 @@ class WizardApp(WizardCommands):
 
     def _first_screen_shown(self) -> None:
         """The first screen is on the terminal: collect garbage again (see :func:`run_wizard`) and, once
-        the operator is reading it, load the later steps in the background."""
+        the operator is reading it, build the demo tenant (a deferred one) and load the later steps in
+        the background."""
         gc.enable()
-        self.set_timer(PRELOAD_DELAY, lambda: preload_step_screens(self.core.flow), name="preload steps")
+        self.set_timer(PRELOAD_DELAY, self._preload_later, name="preload steps")
+
+    def _preload_later(self) -> None:
+        if self.core.demo is not None:
+            self.core.demo.start_building()
+        preload_step_screens(self.core.flow)
 
     def goto(self, step_id: str) -> None:
         self.core.goto(step_id)
@@ -505,7 +515,9 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
     if settings.demo:
         from dex_tui.demo_controls import DemoControls
 
-        demo = DemoControls.for_scenario(settings.demo, interactive=True, approval=approval)
+        # A shipped scenario: only its header (its domain, for the Welcome step) is read before the first
+        # frame; the fake cloud is built in the background after it (see _first_screen_shown).
+        demo = DemoControls.for_wizard(settings.demo, approval=approval)
     from dex_tui.progress import tenant_key
     from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from dex_tui.errors import DexError
-from dex_tui.results import CheckResult
 
-if TYPE_CHECKING:  # the sign-in stack loads after the first screen
+if TYPE_CHECKING:  # the sign-in stack and the check results load after the first screen
     from dex_tui.auth import CachedAccount, DeviceCodePrompt
     from dex_tui.auth import SignedIn as SignedInAs
+    from dex_tui.results import CheckResult
 
 
 class WorkerFailed(Message):

@@ -110,6 +110,10 @@ class SignInRetrying(Message):
         self.notice = notice
 
 
+class DemoReady(Message):
+    """The demo tenant, built in the background since the first frame, is ready: sign-in can start."""
+
+
 class SignInScreen(StepScreen):
     STEP_ID = "signin"
     DEFAULT_CSS = """
@@ -327,8 +331,32 @@ class SignInScreen(StepScreen):
         self._set_state("preparing")
         self._status("Preparing sign-in…")
         self.rehearse_browser = self.wizard.settings.is_demo and not self.wizard.browser_allowed
-        _ = self.wizard.runtime  # built on the UI thread (no network) before a worker uses it
+        demo = self.wizard.core.demo
+        if demo is not None and not demo.ready:  # the demo tenant is still being built: wait off the UI thread
+            self._wait_for_demo()
+            return
+        try:
+            _ = self.wizard.runtime  # built on the UI thread (no network) before a worker uses it
+        except Exception as exc:  # a demo scenario that failed its full check as its tenant was built
+            self.post_message(msg.WorkerFailed(as_dex_error(exc), "signin"))
+            return
         self._find_options(self.wizard.settings.is_demo, self.wizard.browser_allowed)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
+    def _wait_for_demo(self) -> None:
+        """Wait until the demo tenant is built (it starts after the first frame), then prepare again."""
+        worker = get_current_worker()
+        demo = self.wizard.core.demo
+        while demo is not None and not demo.wait_ready(0.1):
+            if worker.is_cancelled:
+                return
+        self._post_current(worker, DemoReady())
+
+    @on(DemoReady)
+    def _demo_ready(self, message: DemoReady) -> None:
+        message.stop()
+        if self.state == "preparing":
+            self._prepare()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="signin")
     def _find_options(self, demo: bool, browser_allowed: bool) -> None:
