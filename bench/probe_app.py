@@ -19,16 +19,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+if sys.argv[1:2] == ["dex-tui"]:  # as the dex-tui command does first (dex_tui.start): nothing imported yet
+    from dex_tui.collector import hold
 
-WIZARD_CSS = str(Path(__file__).resolve().parent.parent / "screens" / "wizard.tcss")
+    hold()
+
+from textual.app import App, ComposeResult  # noqa: E402
+from textual.widgets import Static  # noqa: E402
 
 
 def _install_probe(is_target: Any) -> None:
@@ -75,74 +74,15 @@ class HelloApp(App[None]):
         yield Static("Hello, world")
 
 
-INTRO = ("Sign in, let the wizard check your tenant live (read-only), then walk through the Defender Experts "
-         "settings. Progress is saved as you go: quit at any step and come back.\n"
-         "✔ Checked live: licences, your roles, antivirus mode, the cloud, the experts' access and its "
-         "conditional access policies.\n"
-         "✎ You record (no public API shows them): the terms, the licence order, the roles or access levels "
-         "you grant, contacts and exclusions.")
-
-
-class SameScreen(Screen[None]):
-    """The wizard's welcome step (screens/base.py + screens/welcome.py, not in demo mode), copied: the
-    three services and the line on which to choose, the cloud, the availability line, the tenant."""
-
-    AUTO_FOCUS = "#service"  # as the welcome: focused as the screen mounts
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("ctrl+n", "next", "Next"), Binding("f1", "help", "Help"),
-                Binding("question_mark", "help", "Help", show=False)]
-
-    def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
-        with Vertical(id="step"):
-            yield Static("Choose the service, the cloud and the tenant, and see what this wizard can and cannot "
-                         "verify.", id="purpose")
-            with Vertical(id="body"), VerticalScroll(id="welcome-scroll", can_focus=False):
-                yield Static(INTRO, id="intro")
-                yield Label("Service", classes="field-label")
-                with RadioSet(id="service"):
-                    yield RadioButton("Defender Experts MDR (today's setup)")
-                    yield RadioButton("Defender Experts for XDR (the 2022 preview flow)", value=True)
-                    yield RadioButton("Defender Experts for Hunting")
-                yield Static("MDR to onboard today; XDR to follow the 2022 preview documents; Hunting for "
-                             "proactive threat hunting only.", id="which-service")
-                yield Label("Cloud", classes="field-label")
-                clouds = ["Detect from the tenant (recommended)", "Commercial", "US Government Community (GCC)",
-                          "US Government GCC High", "US Government DoD", "China (operated by 21Vianet)"]
-                yield Select([(label, str(i)) for i, label in enumerate(clouds)], value="0", allow_blank=False,
-                             id="cloud", compact=True)
-                yield Static("The cloud is detected from the tenant after sign-in.", id="availability")
-                yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
-                yield Input(placeholder="contoso.onmicrosoft.com", id="tenant", compact=True)
-                yield Static("", id="tenant-error")
-            yield Static("", id="skip-warning")
-            with Horizontal(id="nav"):
-                back = Button("◀ Back", id="back", compact=True)
-                back.display = False
-                yield back
-                yield Static("", id="gate")
-                yield Button("Next ▶", id="next", compact=True, variant="primary")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#tenant", Input).cursor_blink = False
-
-
-class SameScreenApp(App[None]):
-    CSS_PATH = WIZARD_CSS
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
-                Binding("ctrl+c", "quit", "Save and exit", show=False, priority=True)]
-
-    def get_default_screen(self) -> Screen[None]:
-        return SameScreen()
-
-
 def main(argv: list[str]) -> int:
     mode, args = argv[0], argv[1:]
     if mode == "hello":
         _install_probe(lambda screen: True)
         HelloApp().run()
         return 0
-    if mode == "same-screen":
+    if mode == "same-screen":  # its widgets are imported for it alone: hello-world does not pay for them
+        from bench.probe_same_screen import SameScreen, SameScreenApp
+
         _install_probe(lambda screen: isinstance(screen, SameScreen))
         SameScreenApp().run()
         return 0

@@ -281,9 +281,8 @@ def _start_wizard(settings: Settings, restart: bool, argv: Sequence[str] = (), a
         raise UsageError(f"The wizard needs a terminal, and {why}.", title="No terminal",
                          next_step=f"Run it in a terminal; for scripts use '{TOOL_NAME} check', which prints "
                                    "or writes the readiness report and exits with its verdict.")
-    from screens.app import run_wizard  # the only place the core reaches the UI, lazily
-
-    release()
+    from screens.app import run_wizard  # the only place the core reaches the UI, lazily; it releases the
+    # collector (dex_tui.collector) once its first screen is drawn
 
     return run_wizard(settings, restart=restart, argv=argv, approval=approval, service=service)
 
@@ -310,8 +309,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                                  title="Invalid usage")
             return _start_wizard(settings, restart=bool(getattr(args, "restart", False)), argv=argv, approval=approval,
                                  service=getattr(args, "wizard_service", None))
-        if args.command != "check":  # the check releases the collector itself, once its modules are in
-            release()
+        if args.command != "check":  # the check releases the collector itself, once its modules are in;
+            release()  # the wizard (above) once its first screen is drawn
         return int(_command_module(args.command).run(settings, args))
     except DexError as error:
         _print_error(error)

@@ -10,7 +10,6 @@ change state. Workers pass ``is_cancelled`` down to the core, so quitting never 
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from dex_tui import collector
 from dex_tui.errors import ExitCode, Interrupted
 from dex_tui.flow import FlowState
 from dex_tui.progress import TenantInUse
@@ -379,7 +379,7 @@ class WizardApp(WizardCommands):
         """The first screen is on the terminal: collect garbage again (see :func:`run_wizard`) and, once
         the operator is reading it, build the demo tenant (a deferred one) and load the later steps in
         the background."""
-        gc.enable()
+        collector.release()
         self.set_timer(PRELOAD_DELAY, self._preload_later, name="preload steps")
 
     def _preload_later(self) -> None:
@@ -522,15 +522,13 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
     from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
 
     marker = RunMarker(settings.resolved_state_dir(), tenant_key(settings.tenant, settings.demo))
-    # Start-up allocates tens of thousands of long-lived objects (modules, classes, styles, widgets):
-    # set aside what is loaded (gc.freeze) and pause the cyclic collector until the first screen is
-    # drawn, so no full collection walks them meanwhile (the first screen appears ~30 ms sooner).
-    gc.freeze()
-    gc.disable()
+    # The cyclic collector stays paused until the first screen is drawn (dex_tui.collector: the dex-tui
+    # command paused it at its first line; a caller that did not is paused here).
+    collector.hold()
     try:
         app = WizardApp(settings, restart=restart, theme=theme, demo=demo, preload=True, argv=argv, service=service)
     except BaseException:  # e.g. TenantInUse: the collector must not stay off
-        gc.enable()
+        collector.release()
         raise
     if marker.left_behind():  # printed on the normal screen: there again once the wizard ends
         from dex_tui import console
@@ -551,7 +549,7 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
         marker.remove()
         return _Ended(app, int(ExitCode.INTERRUPTED))
     finally:
-        gc.enable()  # in case the app ended before its first screen was drawn
+        collector.release()  # in case the app ended before its first screen was drawn
     hang_up = getattr(signal, "SIGHUP", None)
     if hang_up is None or result != exit_code_for(hang_up):  # after a hang-up the terminal was not put back
         marker.remove()
