@@ -32,6 +32,7 @@ from dex_tui.url_origin import origin_problem
 
 WINDOW = 2  # pages in flight at once after the first: each ~9 MB of JSON, held with its decoded text
 _NEXT_LINK = b'"@odata.nextLink"'  # its key in an answer: a hint, looked for before the page is parsed
+_MIN_ITEM_BYTES = 32  # a device's JSON is longer (its id alone is 40 characters): a smaller page is not full
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,9 @@ def page_items(client: GraphClient, path: str, *, params: Mapping[str, Any], rea
     pool: cf.ThreadPoolExecutor | None = None
     ahead: deque[cf.Future[_Fetched]] = deque()
     number = 1
-    if _NEXT_LINK in (first.response.content or b""):
-        # The answer names a next link (the parse below says for sure): the second page is fetched
+    body = first.response.content or b""
+    if len(body) >= page_size * _MIN_ITEM_BYTES and _NEXT_LINK in body:
+        # A full page that names a next link (the parse below says for sure): the second page is fetched
         # while this one is parsed. If the page turns out to be the last, that is one request past the end.
         pool = cf.ThreadPoolExecutor(max_workers=WINDOW, thread_name_prefix=f"dex-{read}-page")
         ahead.append(pool.submit(get, skip_url(number)))
