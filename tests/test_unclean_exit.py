@@ -3,12 +3,12 @@ of that tenant's wizard says how to put the terminal back (issue 20 item 7); a c
 
 from __future__ import annotations
 
+import gc
 import signal
 from pathlib import Path
 
 import pytest
 
-import screens.app
 from dex_tui.settings import Settings
 from dex_tui.unclean_exit import RESTORE_HINT, RunMarker
 from screens.app import WizardApp, run_wizard
@@ -49,7 +49,7 @@ def fake_runs(monkeypatch: pytest.MonkeyPatch, *codes: int | None) -> list[bool]
         return left.pop(0)
 
     monkeypatch.setattr(WizardApp, "run", run)
-    monkeypatch.setattr(screens.app.gc, "freeze", lambda: None)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # dex_tui.collector.release would freeze the test heap
     return seen
 
 
