@@ -21,7 +21,6 @@ marker left because the terminal could not be put back). :func:`end_when_termina
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import select
@@ -29,7 +28,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any, TextIO
 
 from textual.app import App
 
@@ -75,7 +74,7 @@ class _Output:
     """The file the driver's output thread writes the screen to: a write that fails (the terminal is
     gone) points the stream at the null device and reports it once; nothing is written after that."""
 
-    def __init__(self, stream: IO[str], failed: Callable[[], None]) -> None:
+    def __init__(self, stream: TextIO, failed: Callable[[], None]) -> None:
         self._stream = stream
         self._failed = failed
         self._gone = False
@@ -155,17 +154,16 @@ if sys.platform != "win32":
 
         def __init__(self, app: App[Any], **options: Any) -> None:
             super().__init__(app, **options)
-            self._file = _Output(self._file, self._terminal_gone)  # type: ignore[assignment]
+            if self._file is not None:
+                self._file = _Output(self._file, self._terminal_gone)  # type: ignore[assignment]
             self._gone = False
             self._gone_lock = threading.Lock()
-            self._loop: asyncio.AbstractEventLoop | None = None
             self._watch: _HangUpWatch | None = None
 
         def terminal_gone(self) -> None:
             """On the event loop, once: the terminal is gone (a subclass ends the app)."""
 
         def start_application_mode(self) -> None:
-            self._loop = asyncio.get_running_loop()
             super().start_application_mode()
             if self._key_thread is not None and self._watch is None:
                 self._watch = _HangUpWatch(self.fileno, self._terminal_gone)
@@ -191,6 +189,5 @@ if sys.platform != "win32":
                     return
                 self._gone = True
             self.exit_event.set()
-            if self._loop is not None:
-                with contextlib.suppress(RuntimeError):  # the loop has closed: the app has ended already
-                    self._loop.call_soon_threadsafe(self.terminal_gone)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the app has ended already
+                self._loop.call_soon_threadsafe(self.terminal_gone)  # the loop the driver was made on
