@@ -28,12 +28,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TextIO
 
 from textual.app import App
 
 from dex_tui import console
-from dex_tui.shutdown import exit_code_for
+from dex_tui.shutdown import HANDLED_SIGNALS, exit_code_for
 
 HANG_UP = exit_code_for(getattr(signal, "SIGHUP", 1))  # 129
 
@@ -41,7 +42,13 @@ HANG_UP = exit_code_for(getattr(signal, "SIGHUP", 1))  # 129
 class EndOnce:
     """The first ending asked for decides (a signal, or the terminal going away); later ones are
     ignored, so the progress is saved once and the exit code is the first cause's. Called on the
-    event loop only."""
+    event loop only.
+
+    While the ending runs (the progress being saved), SIGTERM and SIGHUP are set aside: sudo's monitor
+    sends SIGHUP and SIGTERM together when its terminal goes, and the second signal's handler
+    (:func:`dex_tui.shutdown.end_app_on_signals` raises :class:`~dex_tui.shutdown.Terminated` on a
+    second one) would otherwise cut the save short inside the event loop, which swallows the exception:
+    no progress, no exit, until sudo kills the wizard."""
 
     def __init__(self, end: Callable[[int], None]) -> None:
         self._end = end
@@ -51,7 +58,20 @@ class EndOnce:
         if self.code is not None:
             return
         self.code = code
-        self._end(code)
+        held: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED_SIGNALS:
+                if callable(signal.getsignal(signum)):
+                    held[signum] = signal.signal(signum, _ending_already)
+        try:
+            self._end(code)
+        finally:
+            for signum, handler in held.items():
+                signal.signal(signum, handler)
+
+
+def _ending_already(signum: int, frame: FrameType | None) -> None:
+    """A signal while the wizard is saving its progress and ending: it is ending already."""
 
 
 def end_when_terminal_gone(app: App[Any], end: Callable[[int], None]) -> EndOnce:

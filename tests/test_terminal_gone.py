@@ -257,13 +257,27 @@ def test_a_read_that_fails_with_eio_ends_the_wizard_as_a_hang_up(tmp_path: Path)
     assert_no_traceback(screen.decode(errors="replace"))
 
 
+def _saved(state: Path) -> int:
+    """The progress file's inode (a save replaces the file), 0 while there is none."""
+    try:
+        return (state / "progress" / f"{TENANT}.json").stat().st_ino
+    except FileNotFoundError:
+        return 0
+
+
 @pytest.mark.parametrize("step", ["welcome", "signin"])
-def test_sigterm_as_the_terminal_goes_ends_the_wizard_with_143(tmp_path: Path, step: str) -> None:
+def test_sigterm_then_the_terminal_going_ends_the_wizard_with_143(tmp_path: Path, step: str) -> None:
+    """SIGTERM, and the terminal goes while the wizard is ending (its progress just saved): it still
+    ends at once with SIGTERM's code, the first cause."""
     state = tmp_path / "state"
     wizard = Wizard(state, tmp_path)
     try:
         cpu_before = _on_welcome(wizard) if step == "welcome" else _on_sign_in(wizard)
+        before = _saved(state)
         wizard.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + ENDS_WITHIN
+        while _saved(state) == before and wizard.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
         wizard.screen.hang_up()  # while the wizard is ending: its last writes fail
         took = wizard.wait(ENDS_WITHIN)
         assert took is not None, f"the wizard still runs {ENDS_WITHIN} s after SIGTERM"
@@ -271,7 +285,32 @@ def test_sigterm_as_the_terminal_goes_ends_the_wizard_with_143(tmp_path: Path, s
         wizard.close()
     assert wizard.code == 128 + signal.SIGTERM
     assert wizard.cpu_total - cpu_before < CPU_AFTER
+    assert _saved(state) != before
     assert json.loads((state / "progress" / f"{TENANT}.json").read_text())["step"] == step
+    take_lock(state / "locks" / f"{TENANT}.lock").release()
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_the_terminal_going_with_sighup_and_sigterm_at_once_ends_it_with_progress_saved(tmp_path: Path,
+                                                                                    attempt: int) -> None:
+    """What sudo's monitor does when its terminal goes: SIGHUP and SIGTERM together, as the terminal
+    hangs up. The second signal must not cut the ending short (was, now and then: the save cut off
+    inside the event loop, no exit until sudo's SIGKILL)."""
+    state = tmp_path / "state"
+    wizard = Wizard(state, tmp_path)
+    try:
+        cpu_before = _on_welcome(wizard)
+        wizard.screen.hang_up()
+        wizard.process.send_signal(signal.SIGHUP)
+        wizard.process.send_signal(signal.SIGTERM)
+        took = wizard.wait(ENDS_WITHIN)
+        assert took is not None, f"the wizard still runs {ENDS_WITHIN} s after SIGHUP and SIGTERM"
+    finally:
+        wizard.close()
+    assert wizard.code in (128 + signal.SIGHUP, 128 + signal.SIGTERM)
+    assert wizard.cpu_total - cpu_before < CPU_AFTER
+    assert json.loads((state / "progress" / f"{TENANT}.json").read_text())["step"] == "welcome"
+    assert sorted(p.name for p in (state / "progress").iterdir()) == [f"{TENANT}.json"], "a save was cut short"
     take_lock(state / "locks" / f"{TENANT}.lock").release()
 
 
