@@ -1,13 +1,15 @@
 """A wizard whose terminal goes away ends as on a hang-up, even when no SIGHUP reaches it.
 
 An SSH session that drops normally sends the wizard SIGHUP (:mod:`dex_tui.shutdown` ends it with 129,
-progress saved). Not always: under ``sudo`` (``use_pty``) sudo's own pseudo-terminal closes and no
-signal arrives; the wizard's terminal is hung up: a read returns nothing (or fails with ``EIO``), a
-write fails with ``EIO``. Textual's Linux driver (textual 8.2) does not expect that:
+progress saved). Not always: the kernel sends SIGHUP only to the processes whose controlling terminal
+hung up, and a wizard started where that is not its terminal (``sudo dex-tui`` from a process without
+one, for example: sudo then passes its terminal through; seen under sudo with ``use_pty`` over SSH
+too) gets no signal. Its terminal is hung up all the same: a read returns nothing (or fails with
+``EIO``), a write fails with ``EIO``. Textual's Linux driver (textual 8.2) does not expect that:
 
 - its input thread (``LinuxDriver.run_input_thread``) selects the terminal, which a hung-up terminal
   always reports readable, reads nothing, and selects again: a busy loop on one core, for ever;
-- a read that fails (``EIO``) ends that thread through ``App.panic``: a traceback, exit code 0 or 1;
+- a read that fails (``EIO``) ends that thread through ``App.panic``: Textual's traceback, then exit 0;
 - its output thread (``WriterThread``) dies on the first failed write, and the event loop, which hands
   it every frame through a queue of 30, blocks once the queue is full: the app never ends, SIGTERM
   (which ends the app on the event loop) is not acted on, and the tenant's lock stays held.
@@ -28,13 +30,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import Any, TextIO
 
 from textual.app import App
 
 from dex_tui import console
-from dex_tui.shutdown import HANDLED_SIGNALS, exit_code_for
+from dex_tui.shutdown import exit_code_for
 
 HANG_UP = exit_code_for(getattr(signal, "SIGHUP", 1))  # 129
 
@@ -42,13 +43,7 @@ HANG_UP = exit_code_for(getattr(signal, "SIGHUP", 1))  # 129
 class EndOnce:
     """The first ending asked for decides (a signal, or the terminal going away); later ones are
     ignored, so the progress is saved once and the exit code is the first cause's. Called on the
-    event loop only.
-
-    While the ending runs (the progress being saved), SIGTERM and SIGHUP are set aside: sudo's monitor
-    sends SIGHUP and SIGTERM together when its terminal goes, and the second signal's handler
-    (:func:`dex_tui.shutdown.end_app_on_signals` raises :class:`~dex_tui.shutdown.Terminated` on a
-    second one) would otherwise cut the save short inside the event loop, which swallows the exception:
-    no progress, no exit, until sudo kills the wizard."""
+    event loop only."""
 
     def __init__(self, end: Callable[[int], None]) -> None:
         self._end = end
@@ -58,20 +53,7 @@ class EndOnce:
         if self.code is not None:
             return
         self.code = code
-        held: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in HANDLED_SIGNALS:
-                if callable(signal.getsignal(signum)):
-                    held[signum] = signal.signal(signum, _ending_already)
-        try:
-            self._end(code)
-        finally:
-            for signum, handler in held.items():
-                signal.signal(signum, handler)
-
-
-def _ending_already(signum: int, frame: FrameType | None) -> None:
-    """A signal while the wizard is saving its progress and ending: it is ending already."""
+        self._end(code)
 
 
 def end_when_terminal_gone(app: App[Any], end: Callable[[int], None]) -> EndOnce:
