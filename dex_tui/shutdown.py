@@ -83,8 +83,10 @@ def end_app_on_signals(end: Callable[[int], None]) -> Iterator[None]:
     """For the duration (the wizard's ``App.run``), SIGTERM and SIGHUP call ``end(exit_code)`` on the
     running event loop, between two of its callbacks, instead of raising wherever the loop happens to
     be: the app saves its progress and exits, and Textual puts the terminal back (main screen, echo,
-    cursor) on its way out. A second signal, or one outside the loop, raises :class:`Terminated`. The
-    previous handlers come back afterwards."""
+    cursor) on its way out. A signal outside the loop raises :class:`Terminated`; a second one while the
+    loop runs is ignored (the first one's ending is under way: raised into the loop, asyncio swallowed it
+    and it could cut the progress save short, leaving the app running). The previous handlers come back
+    afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -97,8 +99,10 @@ def end_app_on_signals(end: Callable[[int], None]) -> Iterator[None]:
             loop = asyncio.get_running_loop() if asyncio is not None else None
         except RuntimeError:
             loop = None
-        if loop is None or asked:
+        if loop is None:
             raise Terminated(signum)
+        if asked:  # sudo's monitor, for one, sends SIGHUP and SIGTERM together when its terminal goes
+            return
         asked.append(signum)
         loop.call_soon_threadsafe(end, exit_code_for(signum))
 

@@ -542,7 +542,10 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
             app.save_progress()
             app.exit(code)
 
-        with end_app_on_signals(end_on_signal):
+        from screens.terminal_gone import end_when_terminal_gone
+
+        end = end_when_terminal_gone(app, end_on_signal)  # a terminal gone without SIGHUP ends it as one
+        with end_app_on_signals(end):
             result = app.run()
     except KeyboardInterrupt:
         app.core.save_progress()
