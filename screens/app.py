@@ -522,6 +522,9 @@ def _run_app(settings: Settings, restart: bool, argv: Sequence[str], approval: s
     from dex_tui.unclean_exit import RESTORE_HINT, TERMINAL_RESTORE, RunMarker
 
     marker = RunMarker(settings.resolved_state_dir(), tenant_key(settings.tenant, settings.demo))
+    from screens import css_cache
+
+    css_cache.install()  # the stylesheets parsed at the last start, read back instead of parsed again
     # The cyclic collector stays paused until the first screen is drawn (dex_tui.collector: the dex-tui
     # command paused it at its first line; a caller that did not is paused here).
     collector.hold()
