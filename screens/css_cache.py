@@ -85,11 +85,23 @@ def _build() -> str:
     return hashlib.sha256(repr([(st.st_size, st.st_mtime_ns) for st in stats]).encode()).hexdigest()[:12]
 
 
+_variables_digests: dict[int, tuple[dict[str, str], str]] = {}
+
+
+def _variables_digest(variables: dict[str, str]) -> str:
+    """The theme's variables, hashed once per dict (a stylesheet is given a new dict when they change)."""
+    known = _variables_digests.get(id(variables))
+    if known is None or known[0] is not variables:
+        known = (variables, hashlib.sha256(repr(sorted(variables.items())).encode("utf-8", "surrogatepass")).hexdigest())
+        _variables_digests[id(variables)] = known
+    return known[1]
+
+
 def _name(stylesheet: Stylesheet, key: tuple[Any, ...]) -> str | None:
     variables = getattr(stylesheet, "_variables", None)
     if not isinstance(variables, dict):
         return None
-    digest = hashlib.sha256(repr((key, sorted(variables.items()))).encode("utf-8", "surrogatepass"))
+    digest = hashlib.sha256(repr((key, _variables_digest(variables))).encode("utf-8", "surrogatepass"))
     return f"{_build()}-{digest.hexdigest()[:40]}.pickle"
 
 
