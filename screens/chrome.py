@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import Footer, Header
+from textual.widget import Widget
+from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 # Actions by how long they stay in the footer when space is short: lower stays longer. Any other
@@ -80,14 +82,36 @@ class StepFooter(Footer):
             self.call_after_refresh(self.recompose)
 
 
-class StepHeader(Header):
+class StepHeader(Widget):
     """The header: the app's title and the step ("Step 3/8 · Eligibility and licensing"); on a narrow
-    terminal the app's title shortens first, so the step's name is never cut."""
+    terminal the app's title shortens first, so the step's name is never cut.
+
+    Drawn by one widget where Textual's Header mounts three (icon, title, clock space): it looks the
+    same, and a click on the icon opens the command palette as there. The titles are read when it is
+    drawn: the wizard sets them before a screen is shown and does not change them after.
+    """
 
     DEFAULT_CSS = """
-    StepHeader HeaderIcon { width: 4; }
-    StepHeader HeaderClockSpace { width: 4; }
+    StepHeader {
+        dock: top;
+        width: 100%;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
     """
+
+    def __init__(self, icon: str = "≡") -> None:
+        super().__init__()
+        self.icon = icon
+
+    @property
+    def screen_title(self) -> str:
+        return self.screen.title if self.screen.title is not None else self.app.title
+
+    @property
+    def screen_sub_title(self) -> str:
+        return self.screen.sub_title if self.screen.sub_title is not None else self.app.sub_title
 
     def format_title(self) -> Content:
         title, step = self.screen_title, self.screen_sub_title
@@ -97,8 +121,20 @@ class StepHeader(Header):
                 return self.app.format_title(*candidate)
         return self.app.format_title(step, "")
 
-    def on_resize(self) -> None:
-        self.query_one("HeaderTitle").update(self.format_title())  # type: ignore[attr-defined]
+    def render(self) -> Content:
+        """`` ≡ `` in the icon's four columns, the title centred between it and as many columns on
+        the right (where Textual's header keeps its clock), cut with an ellipsis if it must be."""
+        side = HEADER_SIDES // 2
+        room = max(0, self.size.width - HEADER_SIDES)
+        title = self.format_title().truncate(room, ellipsis=True)
+        left = (room - title.cell_length) // 2
+        return Content.assemble(f" {self.icon}".ljust(side), " " * left, title,
+                                " " * (room - left - title.cell_length + side))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.x < HEADER_SIDES // 2 and self.app.ENABLE_COMMAND_PALETTE:
+            event.stop()
+            self.app.action_command_palette()
 
 
 def header_titles(title: str, step: str) -> list[tuple[str, str]]:

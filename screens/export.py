@@ -16,11 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioSet, Static
+from textual.widgets import Button, Input, Label, Static
 
 from dex_tui.errors import DexError
+from screens.choices import ChoiceList
 from screens.text import plain, tenant
-from screens.toggles import Choice
 
 FORMATS = {"json": ".json", "markdown": ".md", "html": ".html"}
 FORMAT_LABELS = {"json": "JSON (the source of truth)", "markdown": "Markdown", "html": "HTML (one file)"}
@@ -55,9 +55,8 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
         with Vertical(classes="dialog-box"):
             yield Static("Export the readiness report", classes="dialog-title")
             yield Label("Format")
-            with RadioSet(id="export-format"):
-                for fmt, label in FORMAT_LABELS.items():
-                    yield Choice(label, value=fmt == self.default_format, id=f"format-{fmt}")
+            yield ChoiceList([(label, fmt) for fmt, label in FORMAT_LABELS.items()], value=self.default_format,
+                             id="export-format")
             yield Label("File (relative to the directory you started dex-tui in, or absolute)")
             yield Input(self.default_name, id="export-path", compact=True)
             yield Static("", id="export-where", classes="dialog-hint")
@@ -71,10 +70,9 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
         self._show_where()
 
     def _format(self) -> str:
-        pressed = self.query_one("#export-format", RadioSet).pressed_button
-        return (pressed.id or "format-json").removeprefix("format-") if pressed else "json"
+        return self.query_one("#export-format", ChoiceList).value
 
-    @on(RadioSet.Changed, "#export-format")
+    @on(ChoiceList.Changed, "#export-format")
     def _format_changed(self) -> None:
         field = self.query_one("#export-path", Input)
         field.value = with_extension(field.value, self._format())
@@ -85,7 +83,7 @@ class ExportDialog(ModalScreen[tuple[str, str] | None]):
         suffix = Path(self.query_one("#export-path", Input).value.strip()).suffix.lower()
         typed = next((fmt for fmt, extension in FORMATS.items() if extension == suffix), None)
         if typed is not None and typed != self._format():
-            self.query_one(f"#format-{typed}", Choice).value = True
+            self.query_one("#export-format", ChoiceList).value = typed
 
     def _show_where(self) -> None:
         where = self.query_one("#export-where", Static)

@@ -1,7 +1,7 @@
-"""Checkboxes and radio buttons whose state reads without colour.
+"""Checkboxes whose state reads without colour (the radio-style choices are in screens/choices.py).
 
 Textual draws a ticked and an unticked box with the same glyph and tells them apart by colour only;
-under ``NO_COLOR``, in a monochrome terminal, or in a plain-text capture both look ticked. These draw
+under ``NO_COLOR``, in a monochrome terminal, or in a plain-text capture both look ticked. This draws
 the mark only when the value is on.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.content import Content
 from textual.style import Style
-from textual.widgets import Checkbox, RadioButton
+from textual.widgets import Checkbox
 from textual.widgets._toggle_button import ToggleButton
 
 
@@ -27,14 +27,6 @@ def _button(widget: ToggleButton) -> Content:
 
 class TickBox(Checkbox):
     """A checkbox that shows ``X`` when ticked and a blank when not."""
-
-    @property
-    def _button(self) -> Content:
-        return _button(self)
-
-
-class Choice(RadioButton):
-    """A radio button that shows its dot only when chosen."""
 
     @property
     def _button(self) -> Content:

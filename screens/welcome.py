@@ -6,14 +6,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Label, RadioSet, Select, Static
+from textual.widgets import Input, Label, Static
 
 from dex_tui.clouds import CLOUD_NAMES, get_cloud
 from dex_tui.errors import UsageError
 from dex_tui.settings import _check_tenant
 from screens.base import StepScreen
+from screens.choices import ChoiceList, ChoicePicker
 from screens.text import plain, tenant
-from screens.toggles import Choice
 
 SERVICE_LABELS = {
     "mdr": "Defender Experts MDR (today's setup)",
@@ -49,15 +49,13 @@ class WelcomeScreen(StepScreen):
         with VerticalScroll(id="welcome-scroll", can_focus=False):  # its fields scroll it
             yield Static(plain(INTRO), id="intro")
             yield Label("Service", classes="field-label")
-            with RadioSet(id="service"):
-                for service, label in SERVICE_LABELS.items():
-                    yield Choice(label, value=wizard.flow.answers.service == service, id=f"service-{service}")
+            yield ChoiceList([(label, service) for service, label in SERVICE_LABELS.items()],
+                             value=wizard.flow.answers.service, id="service")
             yield Static(plain(WHICH_SERVICE, style="italic"), id="which-service")
             yield Label("Cloud", classes="field-label")
             options = [("Detect from the tenant (recommended)", DETECT)]
             options += [(get_cloud(name).label, name) for name in CLOUD_NAMES]
-            yield Select(options, value=wizard.core.cloud_choice or DETECT, allow_blank=False, id="cloud",
-                         compact=True)
+            yield ChoicePicker(options, value=wizard.core.cloud_choice or DETECT, id="cloud")
             yield Static("", id="availability")
             yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
             placeholder = "contoso.onmicrosoft.com"
@@ -73,15 +71,14 @@ class WelcomeScreen(StepScreen):
         self._show_availability()
 
     def _chosen_service(self) -> str:
-        pressed = self.query_one("#service", RadioSet).pressed_button
-        return pressed.id.removeprefix("service-") if pressed and pressed.id else "xdr"
+        return self.query_one("#service", ChoiceList).value
 
     def _chosen_cloud(self) -> str | None:
-        value = self.query_one("#cloud", Select).value
-        return None if value == DETECT or value is Select.BLANK else str(value)
+        value = self.query_one("#cloud", ChoicePicker).value
+        return None if value == DETECT else value
 
-    @on(RadioSet.Changed, "#service")
-    @on(Select.Changed, "#cloud")
+    @on(ChoiceList.Changed, "#service")
+    @on(ChoicePicker.Changed, "#cloud")
     def _show_availability(self) -> None:
         service, cloud = self._chosen_service(), self._chosen_cloud()
         widget = self.query_one("#availability", Static)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Select
 
 from screens.app import WizardApp
+from screens.choices import ChoicePicker
 from screens.help import HelpScreen
 from tests.test_snap_support import chain, dialog, keys, shoot
 
@@ -22,7 +22,7 @@ def test_welcome_ready_120x40(request: pytest.FixtureRequest) -> None:
 
 
 async def _choose_gcc(app: WizardApp, pilot: Pilot[Any]) -> None:
-    app.screen.query_one("#cloud", Select).value = "gcc"
+    app.screen.query_one("#cloud", ChoicePicker).value = "gcc"
     await pilot.pause()
 
 

@@ -7,11 +7,12 @@ import json
 import threading
 from pathlib import Path
 
-from textual.widgets import Button, Input, RadioButton
+from textual.widgets import Button, Input
 
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.settings import Settings
 from screens.app import WizardApp
+from screens.choices import ChoiceList
 from screens.dialogs import ConfirmDialog, ErrorDialog, LinkDialog
 from screens.help import HelpScreen
 from screens.textdump import screen_text
@@ -25,7 +26,7 @@ async def test_welcome_shows_demo_banner_and_choices(state_dir: Path) -> None:
         assert "Step 1/8 · Welcome" in text
         assert "DEMO MODE" in text and "'ready'" in text
         assert "Defender Experts for XDR" in text and "Defender Experts for Hunting" in text
-        assert app.screen.query_one("#service-xdr", RadioButton).value is True
+        assert app.screen.query_one("#service", ChoiceList).value == "xdr"
         assert app.screen.query_one("#tenant", Input).cursor_blink is False
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.flow.step == "signin")
@@ -44,8 +45,8 @@ async def test_welcome_rejects_a_bad_tenant(state_dir: Path) -> None:
 async def test_choosing_hunting_shortens_the_flow(state_dir: Path) -> None:
     app = make_app(state_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.screen.query_one("#service-hunting", RadioButton).value = True
-        await pilot.pause()
+        await pilot.press("down", "enter")  # the service list has the focus, its cursor on XDR: Hunting
+        assert app.screen.query_one("#service", ChoiceList).value == "hunting"
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.flow.step == "signin")
         assert app.flow.answers.service == "hunting"

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, RadioButton
+from textual.widgets import Checkbox, Input
 
 from dex_tui.demo import FakeCloud, load_scenario
 from dex_tui.results import Status
 from dex_tui.settings import Settings
 from screens.app import WizardApp
+from screens.choices import ChoiceList
 from screens.dialogs import SkipRoleDialog
 from screens.textdump import screen_text
 from tests.test_wizard_support import FROZEN_CLOCK, NOW, reach, shown, wait_for
@@ -35,7 +36,7 @@ def mdr_app(state_dir: Path, scenario: str = "mdr-ready") -> WizardApp:
 
 async def to_permissions(app: WizardApp, pilot: Pilot[Any]) -> None:
     await reach(app, pilot, "welcome")
-    assert app.screen.query_one("#service-mdr", RadioButton).value is True  # --service mdr
+    assert app.screen.query_one("#service", ChoiceList).value == "mdr"  # --service mdr
     assert "MDR to onboard today" in screen_text(app)
     await pilot.press("ctrl+n")
     await reach(app, pilot, "signin")

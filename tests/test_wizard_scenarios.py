@@ -13,6 +13,7 @@ from dex_tui.settings import Settings
 from dex_tui.token_cache import TokenCacheStore
 from screens.app import WizardApp
 from screens.checks_view import CheckDetailDialog
+from screens.choices import ChoiceList
 from screens.dialogs import ErrorDialog, SkipRoleDialog
 from screens.textdump import screen_text
 from tests.test_wizard_support import FROZEN_CLOCK, NOW, make_app, reach, shown, sign_in, wait_for
@@ -93,7 +94,7 @@ async def test_xdr_in_gcc_is_a_blocker_and_hunting_is_offered(state_dir: Path) -
         assert "blocker" in screen_text(app)
         app.goto("welcome")
         await reach(app, pilot, "welcome")
-        app.screen.query_one("#service-hunting").value = True
+        app.screen.query_one("#service", ChoiceList).value = "hunting"
         await pilot.pause()
         await pilot.press("ctrl+n")
         await reach(app, pilot, "signin")

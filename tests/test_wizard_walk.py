@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Input
 
 from dex_tui.results import Status
 from screens.app import WizardApp
+from screens.choices import ChoiceList
 from screens.dialogs import SkipRoleDialog
 from screens.export import ExportDialog
 from screens.textdump import screen_text
@@ -194,7 +195,7 @@ async def test_ready_tenant_granting_everything_is_ready(state_dir: Path, tmp_pa
 async def test_hunting_flow_has_no_permissions_or_access(state_dir: Path, tmp_path: Path) -> None:
     app = make_app(state_dir, "ready")
     async with app.run_test(size=(80, 24)) as pilot:
-        app.screen.query_one("#service-hunting").value = True
+        app.screen.query_one("#service", ChoiceList).value = "hunting"
         await through_eligibility(app, pilot)
         await accept_terms(app, pilot)
         await reach(app, pilot, "license")
