@@ -1,5 +1,8 @@
-"""The plain-Textual copy of the wizard's first screen that ``bench/probe_app.py same-screen`` starts:
-the same widgets, texts of the same length and the wizard's stylesheet, no dex-tui code."""
+"""The copy of the wizard's first screen that ``bench/probe_app.py same-screen`` starts: the same
+widgets (Textual's, and the wizard's own light ones from screens/choices.py and screens/chrome.py, which
+import nothing of dex-tui), texts of the same length and the wizard's stylesheet, and none of the
+wizard's code: no session, settings, flow or CSS cache. What it costs over hello-world is what the
+first screen's widgets cost; what dex-tui costs over it is dex-tui's own."""
 
 from __future__ import annotations
 
@@ -9,7 +12,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from screens.choices import ChoiceList, ChoicePicker
+from screens.chrome import StepHeader
 
 WIZARD_CSS = str(Path(__file__).resolve().parent.parent / "screens" / "wizard.tcss")
 
@@ -31,33 +37,28 @@ class SameScreen(Screen[None]):
                 Binding("question_mark", "help", "Help", show=False)]
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield StepHeader(icon="≡")
         with Vertical(id="step"):
             yield Static("Choose the service, the cloud and the tenant, and see what this wizard can and cannot "
                          "verify.", id="purpose")
             with Vertical(id="body"), VerticalScroll(id="welcome-scroll", can_focus=False):
                 yield Static(INTRO, id="intro")
                 yield Label("Service", classes="field-label")
-                with RadioSet(id="service"):
-                    yield RadioButton("Defender Experts MDR (today's setup)")
-                    yield RadioButton("Defender Experts for XDR (the 2022 preview flow)", value=True)
-                    yield RadioButton("Defender Experts for Hunting")
+                yield ChoiceList([("Defender Experts MDR (today's setup)", "mdr"),
+                                  ("Defender Experts for XDR (the 2022 preview flow)", "xdr"),
+                                  ("Defender Experts for Hunting", "hunting")], value="xdr", id="service")
                 yield Static("MDR to onboard today; XDR to follow the 2022 preview documents; Hunting for "
                              "proactive threat hunting only.", id="which-service")
                 yield Label("Cloud", classes="field-label")
                 clouds = ["Detect from the tenant (recommended)", "Commercial", "US Government Community (GCC)",
                           "US Government GCC High", "US Government DoD", "China (operated by 21Vianet)"]
-                yield Select([(label, str(i)) for i, label in enumerate(clouds)], value="0", allow_blank=False,
-                             id="cloud", compact=True)
+                yield ChoicePicker([(label, str(i)) for i, label in enumerate(clouds)], value="0", id="cloud")
                 yield Static("The cloud is detected from the tenant after sign-in.", id="availability")
                 yield Label("Tenant (ID or domain; empty = your home tenant)", classes="field-label")
                 yield Input(placeholder="contoso.onmicrosoft.com", id="tenant", compact=True)
                 yield Static("", id="tenant-error")
             yield Static("", id="skip-warning")
-            with Horizontal(id="nav"):
-                back = Button("◀ Back", id="back", compact=True)
-                back.display = False
-                yield back
+            with Horizontal(id="nav"):  # the first step has no Back button
                 yield Static("", id="gate")
                 yield Button("Next ▶", id="next", compact=True, variant="primary")
         yield Footer()

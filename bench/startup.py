@@ -1,7 +1,7 @@
 """Figure 1, start-up: every program is started as a fresh subprocess, repeatedly, interleaved; medians.
 
 - The wizard's first interactive screen against a bare Textual hello-world app (and, in the notes,
-  against a plain Textual copy of that first screen: what its widgets cost), all started headless
+  against a copy of that first screen: what its widgets cost), all started headless
   at 80x24 through ``bench/probe_app.py`` (same interpreter, same patched ``App.run``, same hook): the
   time from spawn until the first screen is mounted, painted and idle (every message queued for the
   app and the screen's widgets processed). The first paint alone is in the notes.
@@ -107,7 +107,7 @@ def tui_figures(reps: int, sandbox: Path) -> list[Figure]:
              f"dex-tui --demo {spread(runs['demo'])}",
              f"fastest runs (noise only adds time): dex-tui {min(runs['wizard']) / min(runs['hello']):.2f}x, "
              f"dex-tui --demo {min(runs['demo']) / min(runs['hello']):.2f}x hello-world",
-             f"the same first screen in plain Textual (a copy of its widgets, no dex-tui code): {spread(runs['same'])}"
+             f"the same first screen without the wizard's code (a copy of its widgets: bench/probe_same_screen.py): {spread(runs['same'])}"
              f" = {same / hello:.2f}x hello-world; dex-tui is {wizard / same:.2f}x that copy, so its own code "
              f"costs {ms(wizard - same)} and the first screen's widgets {ms(same - hello)} over hello-world",
              f"first paint (before idle): hello-world {ms(first_paint['hello'])}, dex-tui {ms(first_paint['wizard'])} "

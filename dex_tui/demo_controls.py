@@ -51,7 +51,8 @@ def read_scenario_header(name_or_path: str) -> ScenarioHeader:
     path = folder / f"{name_or_path}.toml" if _is_shipped_name(name_or_path) else Path(name_or_path).expanduser()
     found: dict[str, str] = {}
     for _ in range(MAX_EXTENDS + 1):
-        data = load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario")).data
+        data = load_toml(path, "scenario file", error=lambda text: UsageError(text, title="Invalid scenario"),
+                         cache=path.parent == folder).data  # a shipped file's data from the asset cache
         meta, tenant = _table(data, "scenario"), _table(data, "tenant")
         for key, table, field in (("name", meta, "name"), ("initial_domain", tenant, "initial_domain"),
                                   ("now", tenant, "now")):
