@@ -26,7 +26,7 @@ Option = tuple[str, str]  # (label, value)
 MARK_LEFT, MARK_ON, MARK_RIGHT = "▐", "●", "▌"  # Textual's radio button, drawn by hand
 
 
-class _Choices(Widget, can_focus=True):
+class ChoiceWidget(Widget, can_focus=True):
     """What both widgets share: the options, the chosen value and the message that it changed."""
 
     value: reactive[str] = reactive("", init=False, always_update=False)
@@ -34,13 +34,13 @@ class _Choices(Widget, can_focus=True):
     class Changed(Message):
         """The chosen value changed (by a key, a click or the code setting ``value``)."""
 
-        def __init__(self, choices: _Choices, value: str) -> None:
+        def __init__(self, choices: ChoiceWidget, value: str) -> None:
             super().__init__()
             self.choices = choices
             self.value = value
 
         @property
-        def control(self) -> _Choices:
+        def control(self) -> ChoiceWidget:
             return self.choices
 
     def __init__(self, options: Sequence[Option], value: str | None = None, *, id: str | None = None,
@@ -53,7 +53,7 @@ class _Choices(Widget, can_focus=True):
         chosen = value if value is not None else self._values[0]
         if chosen not in self._values:
             raise ValueError(f"{chosen!r} is not one of the options {self._values}")
-        self.set_reactive(_Choices.value, chosen)
+        self.set_reactive(ChoiceWidget.value, chosen)
 
     @property
     def index(self) -> int:
@@ -69,7 +69,7 @@ class _Choices(Widget, can_focus=True):
         self.post_message(self.Changed(self, self.value))
 
 
-class ChoiceList(_Choices):
+class ChoiceList(ChoiceWidget):
     """Exclusive options, one per line, the chosen one marked. Up/Down move the cursor, Enter or
     Space chooses the option under it (as in Textual's RadioSet); a click chooses the option clicked."""
 
@@ -145,7 +145,7 @@ class ChoiceList(_Choices):
         return Content("\n").join(lines)
 
 
-class ChoicePicker(_Choices):
+class ChoicePicker(ChoiceWidget):
     """One option shown at a time on one line (``◀ Commercial ▶  2/6  ←/→``): Left/Right step through
     the options, a click on ◀ or ▶ steps back or on. It takes a line where a list would take one per
     option, and needs no drop-down."""

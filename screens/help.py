@@ -16,7 +16,9 @@ from dex_tui.flow import Flow, Step
 from screens.scrolling import ReadingScroll
 
 # Keys that are not bindings of the wizard (Textual's focus and button keys, its command palette).
-_PLAIN_KEYS = (("Tab, Shift+Tab", "move between fields and buttons"), ("Enter, Space", "press a button, tick a box"))
+_PLAIN_KEYS = (("Tab, Shift+Tab", "move between fields and buttons"), ("Enter, Space", "press a button, tick a box"),
+               ("Up, Down, then Enter or Space", "choose in a list (the service, the report's format)"),
+               ("Left, Right", "step through the choices of a one-line picker (the cloud: ◀ … ▶)"))
 _PALETTE = ("Ctrl+P", "command palette: re-run checks, export the report, restart")
 _NAMES = {"escape": "Esc", "question_mark": "?", "space": "Space", "enter": "Enter"}
 
