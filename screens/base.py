@@ -10,6 +10,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
@@ -81,6 +82,21 @@ class StepScreen(Screen[None]):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    _laid_out_at: Size | None = None  # the size of the last full layout
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        super()._refresh_layout(size, scroll)
+        if not scroll:
+            self._laid_out_at = size or self.outer_size
+
+    def _screen_resized(self, size: Size) -> None:
+        """Lay the screen out again for a new terminal size only. As an app starts, Textual tells its
+        first screen the same size three times, and each time lays the whole tree out again and
+        repaints it (~5 ms of the first frame, with nothing changed); a widget that changes size
+        asks for its own layout, which Textual runs as it always does."""
+        if size != self._laid_out_at:
+            super()._screen_resized(size)
 
     _resumed = False
 
