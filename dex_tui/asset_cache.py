@@ -11,17 +11,14 @@ folder, a damaged entry) means the file is parsed, silently: it is only a cache.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dex_tui import __version__
-from dex_tui.localfiles import private_folder, read_private
+from dex_tui.localfiles import private_folder, read_private, replace_whole
 from dex_tui.user_dirs import user_dir
 
 MAX_ENTRY = 4 * 1024 * 1024  # JSON of a shipped file is about its TOML's size; the largest is ~35 KB
@@ -48,15 +45,7 @@ def _write(folder: Path, file_name: str, data: dict[str, Any]) -> None:
         if json.loads(text) != data:  # a value JSON does not keep exactly (a tuple, an int key)
             return
         folder, _ = private_folder(folder.parent, folder.name)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temp, folder / file_name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        replace_whole(folder / file_name, text.encode("utf-8"))
     except (OSError, TypeError, ValueError):  # a date (TypeError), NaN (ValueError), no writable folder
         return
 

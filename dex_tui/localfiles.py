@@ -207,6 +207,21 @@ def _read_at_most(handle: IO[bytes], path: Path, limit: int) -> bytes:
     return data
 
 
+def replace_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` as ``data`` whole or not at all: written to a private temporary file beside it
+    (mode 0600, a dot name), then renamed over it; the temporary file is removed when anything fails,
+    and the error (an ``OSError``) is raised. For cache entries, which need no ``fsync``."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
 def append_whole(fd: int, data: bytes) -> None:
     """Append ``data`` to the file open (``O_APPEND``) on ``fd`` whole, or leave the file as it was.
 

@@ -25,7 +25,6 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from textual.css.styles import Styles
 from textual.css.stylesheet import Stylesheet
 from textual.layout import Layout
 
-from dex_tui.localfiles import private_folder, read_private
+from dex_tui.localfiles import private_folder, read_private, replace_whole
 from dex_tui.user_dirs import user_dir
 
 MAX_ENTRY = 1024 * 1024  # the largest entry, Button's rules, is ~23 KB
@@ -140,15 +139,7 @@ def _store(folder: Path, file_name: str, rules: list[RuleSet]) -> None:
         if len(data) > MAX_ENTRY or _fingerprint(_RulesUnpickler(io.BytesIO(data)).load()) != _fingerprint(rules):
             return  # too big, or something the unpickler refuses or does not rebuild the same
         folder, _ = private_folder(folder.parent, folder.name)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, folder / file_name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        replace_whole(folder / file_name, data)
         _prune(folder)
     except Exception:  # noqa: BLE001 - no writable folder, an unpicklable rule: only a cache
         return

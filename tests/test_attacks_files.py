@@ -751,3 +751,22 @@ def test_read_private_reads_a_private_file(state_dir: Path) -> None:
     path.chmod(0o640)
     assert read_private(path, 10) == b"data"
     assert _mode(path) == 0o600  # readable by the group: ours, so tightened
+
+
+def test_a_cache_entry_is_replaced_whole_or_left_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dex_tui import localfiles
+
+    entry = tmp_path / "entry"
+    localfiles.replace_whole(entry, b"first")
+    assert entry.read_bytes() == b"first" and stat.S_IMODE(entry.stat().st_mode) == 0o600
+    localfiles.replace_whole(entry, b"second")
+    assert entry.read_bytes() == b"second"
+
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(localfiles.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        localfiles.replace_whole(entry, b"third")
+    assert entry.read_bytes() == b"second"  # the old entry, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["entry"]  # and no temporary file left
