@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile import HostileServer, hang
+from tests.pty_output import PtyOutput
 from tests.test_secrets_support import assert_no_secret, assert_no_traceback, sigint_as_default
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,26 +130,11 @@ class Terminal:
                                                                   "TEXTUAL_ANIMATIONS": "none"},
                                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self.lock:
-                self.chunks.append(chunk)
+        self.output = PtyOutput(self.master)
 
     @property
     def screen(self) -> bytes:
-        with self.lock:
-            return b"".join(self.chunks)
+        return self.output.screen
 
     def wait_for(self, text: bytes, timeout: float = 60, since: int = 0) -> None:
         """Until ``text`` appears in what was written from byte ``since`` on."""
@@ -169,6 +155,7 @@ class Terminal:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+        self.output.stop()
         os.close(self.master)
 
 

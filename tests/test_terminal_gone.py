@@ -17,13 +17,11 @@ import fcntl
 import json
 import os
 import pty
-import select
 import signal
 import struct
 import subprocess
 import sys
 import termios
-import threading
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import pytest
 
 from dex_tui.localfiles import take_lock
 from screens.terminal_gone import EndOnce
+from tests.pty_output import PtyOutput
 from tests.test_attacks_signals import _env
 from tests.test_secrets_support import assert_no_traceback
 
@@ -65,34 +64,15 @@ class Pty:
     def __init__(self, rows: int = 24, columns: int = 80) -> None:
         self.master, self.slave = pty.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-        self.chunks: list[bytes] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.output = PtyOutput(self.master)
         self.closed = False
-
-    def _read(self) -> None:
-        while not self.stop.is_set():
-            if not select.select([self.master], [], [], 0.02)[0]:
-                continue
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self.lock:
-                self.chunks.append(chunk)
 
     @property
     def screen(self) -> bytes:
-        with self.lock:
-            return b"".join(self.chunks)
+        return self.output.screen
 
     def hang_up(self) -> None:
-        self.stop.set()
-        self.reader.join(timeout=5)
+        self.output.stop()
         if not self.closed:
             self.closed = True
             os.close(self.master)
@@ -223,32 +203,24 @@ def test_the_next_run_after_a_terminal_gone_resumes_and_says_how_to_mend_the_ter
         second.close()
 
 
-def test_input_at_end_of_file_ends_the_wizard_and_its_screen_is_put_back(tmp_path: Path) -> None:
-    """Only the keyboard's terminal hangs up; the screen's is still there, so what the wizard writes
-    on its way out can be read: the main screen back, and no traceback."""
+@pytest.mark.parametrize("how", ["input at end of file", "a read failing with EIO"])
+def test_a_keyboard_that_ends_or_fails_ends_the_wizard_and_its_screen_is_put_back(tmp_path: Path, how: str) -> None:
+    """Only the keyboard's side goes (its own terminal hangs up, or a read of it fails with EIO); the
+    screen's terminal is still there, so what the wizard writes on its way out can be read: the main
+    screen back, and no traceback."""
     state = tmp_path / "state"
-    wizard = Wizard(state, tmp_path, separate_input=True)
+    if how == "input at end of file":
+        wizard = Wizard(state, tmp_path, separate_input=True)
+    else:
+        wizard = Wizard(state, tmp_path, program=["-c", EIO_AFTER_CTRL_BACKSLASH])
     try:
         cpu_before = _on_welcome(wizard)
-        wizard.keyboard.hang_up()
+        if how == "input at end of file":
+            wizard.keyboard.hang_up()
+        else:
+            wizard.press(b"\x1c")  # Ctrl+\: from this read on, every read of the keyboard fails
         took = wizard.wait(ENDS_WITHIN)
         time.sleep(0.2)  # the last bytes reach the reader
-        screen = wizard.screen.screen
-        _assert_ended_as_a_hang_up(wizard, took, cpu_before, state, "welcome")
-    finally:
-        wizard.close()
-    assert screen.rfind(b"\x1b[?1049l") > screen.rfind(b"\x1b[?1049h"), "left in the alternate screen"
-    assert_no_traceback(screen.decode(errors="replace"))
-
-
-def test_a_read_that_fails_with_eio_ends_the_wizard_as_a_hang_up(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    wizard = Wizard(state, tmp_path, program=["-c", EIO_AFTER_CTRL_BACKSLASH])
-    try:
-        cpu_before = _on_welcome(wizard)
-        wizard.press(b"\x1c")
-        took = wizard.wait(ENDS_WITHIN)
-        time.sleep(0.2)
         screen = wizard.screen.screen
         _assert_ended_as_a_hang_up(wizard, took, cpu_before, state, "welcome")
     finally:
