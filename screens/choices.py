@@ -18,12 +18,13 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.style import Style
 from textual.widget import Widget
+
+from screens.toggles import toggle_mark
 
 Option = tuple[str, str]  # (label, value)
 
-MARK_LEFT, MARK_ON, MARK_RIGHT = "▐", "●", "▌"  # Textual's radio button, drawn by hand
+MARK = ("▐", "●", "▌")  # Textual's radio button: left, inside when chosen, right
 
 
 class ChoiceWidget(Widget, can_focus=True):
@@ -50,10 +51,7 @@ class ChoiceWidget(Widget, can_focus=True):
         super().__init__(id=id, classes=classes, disabled=disabled)
         self.options: tuple[Option, ...] = tuple(options)
         self._values = [option_value for _, option_value in self.options]
-        chosen = value if value is not None else self._values[0]
-        if chosen not in self._values:
-            raise ValueError(f"{chosen!r} is not one of the options {self._values}")
-        self.set_reactive(ChoiceWidget.value, chosen)
+        self.set_reactive(ChoiceWidget.value, self.validate_value(self._values[0] if value is None else value))
 
     @property
     def index(self) -> int:
@@ -136,12 +134,10 @@ class ChoiceList(ChoiceWidget):
         for number, (label, option_value) in enumerate(self.options):
             on = option_value == self.value
             mark = self.get_visual_style("choice-list--mark-on" if on else "choice-list--mark")
-            side = Style(foreground=mark.background, background=surface)
             text = Content(label)
             if number == self.cursor:
                 text = text.stylize(self.get_visual_style("choice-list--cursor"))
-            lines.append(Content.assemble((MARK_LEFT, side), (MARK_ON if on else " ", mark), (MARK_RIGHT, side),
-                                          " ", text))
+            lines.append(Content.assemble(toggle_mark(*MARK, on, mark, surface), " ", text))
         return Content("\n").join(lines)
 
 
@@ -177,9 +173,6 @@ class ChoicePicker(ChoiceWidget):
     def action_step(self, step: int) -> None:
         self.value = self._values[(self.index + step) % len(self.options)]
 
-    def _label_width(self) -> int:
-        return max(len(label) for label, _ in self.options)
-
     def on_click(self, event: events.Click) -> None:
         self.focus()
         self.action_step(-1 if event.x < 2 else 1)
@@ -187,5 +180,5 @@ class ChoicePicker(ChoiceWidget):
     def render(self) -> Content:
         label = self.options[self.index][0]
         hint = self.get_visual_style("choice-picker--hint")
-        return Content.assemble(f"◀ {label.ljust(self._label_width())} ▶",
+        return Content.assemble(f"◀ {label.ljust(max(len(option) for option, _ in self.options))} ▶",
                                 (f"  {self.index + 1}/{len(self.options)}  ←/→", hint))

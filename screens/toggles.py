@@ -7,22 +7,24 @@ the mark only when the value is on.
 
 from __future__ import annotations
 
+from textual.color import Color
 from textual.content import Content
 from textual.style import Style
 from textual.widgets import Checkbox
 from textual.widgets._toggle_button import ToggleButton
 
 
+def toggle_mark(left: str, inner: str, right: str, on: bool, style: Style, surface: Color) -> Content:
+    """Textual's drawing of a toggle's button: ``inner`` in ``style`` between two half blocks in its
+    background colour on ``surface``, with a blank inside when off (so it reads without colour)."""
+    side = Style(foreground=style.background, background=surface)
+    return Content.assemble((left, side), (inner if on else " " * len(inner), style), (right, side))
+
+
 def _button(widget: ToggleButton) -> Content:
     """Textual's own drawing of the button (same styles), with a blank inside when off."""
-    button_style = widget.get_visual_style("toggle--button")
-    side_style = Style(foreground=button_style.background, background=widget.background_colors[1])
-    inner = widget.BUTTON_INNER if widget.value else " " * len(widget.BUTTON_INNER)
-    return Content.assemble(
-        (widget.BUTTON_LEFT, side_style),
-        (inner, button_style),
-        (widget.BUTTON_RIGHT, side_style),
-    )
+    return toggle_mark(widget.BUTTON_LEFT, widget.BUTTON_INNER, widget.BUTTON_RIGHT, widget.value,
+                       widget.get_visual_style("toggle--button"), widget.background_colors[1])
 
 
 class TickBox(Checkbox):
